@@ -1,0 +1,65 @@
+"""boxmask: turn what Gemini-style vision models say about an image into pixels, masks,
+datasets and pictures.
+
+Core (always imported): :func:`parse`, :class:`Detections`, :class:`Masks`,
+:class:`Problem`, the errors. Exports, drawing and the API client load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from boxmask.detections import AnswerInfo, Detection, Detections
+from boxmask.errors import (
+    ApiError,
+    BoxmaskError,
+    ExportError,
+    ImageError,
+    ParseError,
+)
+from boxmask.masks.store import Masks
+from boxmask.parse import parse
+from boxmask.problems import Problem, ProblemKind
+
+__version__ = "0.1.0"
+
+# Heavier layers are imported lazily: ``import boxmask`` stays fast and does not load
+# httpx, the exporters or the drawing code until they are used.
+_LAZY = {
+    "CocoDataset": "boxmask.export.coco",
+    "draw": "boxmask.draw",
+    "save_overlay": "boxmask.draw",
+    "Client": "boxmask.api.client",
+    "AsyncClient": "boxmask.api.client",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'boxmask' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "AnswerInfo",
+    "ApiError",
+    "BoxmaskError",
+    "Detection",
+    "Detections",
+    "ExportError",
+    "ImageError",
+    "Masks",
+    "ParseError",
+    "Problem",
+    "ProblemKind",
+    "__version__",
+    "parse",
+]

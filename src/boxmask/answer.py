@@ -1,0 +1,492 @@
+"""Reading a model answer: from text, dict or whole API response to a list of raw items.
+
+Handles code fences of any spelling, prose around the JSON, wrapper objects, API
+envelopes (generateContent, Interactions, OpenAI-compatible, streamed chunk lists,
+batch ``{"response": ...}`` lines), truncated output (complete items are salvaged),
+common JSON slips (trailing commas, unquoted ``<start_of_mask>`` tokens, Python repr).
+It knows nothing about boxes or masks: see :mod:`boxmask.parse`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from boxmask.detections import AnswerInfo
+from boxmask.errors import ParseError
+from boxmask.problems import Problem, ProblemKind
+
+__all__ = ["BadItem", "RawAnswer", "read_answer"]
+
+#: Keys whose list value holds the items, when a model wraps them in an object.
+WRAPPER_KEYS = (
+    "boxes",
+    "detections",
+    "items",
+    "masks",
+    "segmentation_masks",
+    "objects",
+    "points",
+    "results",
+    "predictions",
+    "annotations",
+    "bounding_boxes",
+)
+#: Keys that make a dict look like one detection item.
+ITEM_KEYS = frozenset({"box_2d", "point", "mask"})
+
+_TRUNCATED_REASONS = frozenset({"MAX_TOKENS", "LENGTH", "INCOMPLETE", "BUDGET_EXCEEDED"})
+_NORMAL_REASONS = frozenset({"STOP", "COMPLETED", "FINISH_REASON_UNSPECIFIED", "END_TURN"})
+_BLOCK_REASONS = frozenset(
+    {"SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "RECITATION"}
+)
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_.+-]*)[^\n`]*\n?(.*?)(?:```|\Z)", re.S)
+_STRUCT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"')
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_UNQUOTED_TOKENS = re.compile(r'(:\s*)(<start_of_mask>[^,}\]"\n]*)')
+_EXCERPT = 80
+_MAX_START_TRIES = 64
+
+
+@dataclass
+class RawAnswer:
+    """Raw items of one answer plus answer-level problems and provenance."""
+
+    items: list[Any]
+    info: AnswerInfo
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text[: _EXCERPT * 2].split())
+    return flat[:_EXCERPT]
+
+
+# --------------------------------------------------------------------------- JSON
+def _loads(text: str) -> Any:
+    """json.loads that turns deep nesting into a ValueError instead of RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None
+
+
+def _raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    try:
+        return json.JSONDecoder().raw_decode(text, pos)
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None
+
+
+# ---------------------------------------------------------------------- envelopes
+def _is_envelope(value: Any) -> bool:
+    if isinstance(value, dict):
+        return bool(
+            {"candidates", "promptFeedback", "steps", "outputs", "choices", "error"} & value.keys()
+        ) or (isinstance(value.get("response"), (dict, list)) and "box_2d" not in value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return all("candidates" in v or "usageMetadata" in v for v in value)
+    return False
+
+
+def _text_parts(parts: Any) -> str:
+    if not isinstance(parts, list):
+        return ""
+    texts = [
+        p["text"]
+        for p in parts
+        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    ]
+    return "".join(texts)
+
+
+def _from_generate_content(resp: dict[str, Any]) -> tuple[str, AnswerInfo]:
+    candidates = resp.get("candidates") or []
+    usage = resp.get("usageMetadata")
+    model = resp.get("modelVersion")
+    if not candidates:
+        feedback = resp.get("promptFeedback") or {}
+        reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+        if reason:
+            raise ParseError(f"the prompt was blocked ({reason}); there is no answer to parse")
+        raise ParseError("the API response has no candidates")
+    cand = candidates[0] if isinstance(candidates[0], dict) else {}
+    content = cand.get("content") or {}
+    text = _text_parts(content.get("parts") if isinstance(content, dict) else None)
+    finish = cand.get("finishReason")
+    if not text.strip() and isinstance(finish, str) and finish.upper() in _BLOCK_REASONS:
+        raise ParseError(f"the answer was blocked (finish reason {finish}); nothing to parse")
+    return text, AnswerInfo(text=text, finish_reason=finish, usage=usage, model=model)
+
+
+def _from_stream_chunks(chunks: list[dict[str, Any]]) -> tuple[str, AnswerInfo]:
+    texts: list[str] = []
+    finish = usage = model = None
+    for chunk in chunks:
+        for cand in (chunk.get("candidates") or [])[:1]:
+            if isinstance(cand, dict):
+                content = cand.get("content") or {}
+                texts.append(
+                    _text_parts(content.get("parts") if isinstance(content, dict) else None)
+                )
+                finish = cand.get("finishReason") or finish
+        usage = chunk.get("usageMetadata") or usage
+        model = chunk.get("modelVersion") or model
+    text = "".join(texts)
+    return text, AnswerInfo(text=text, finish_reason=finish, usage=usage, model=model)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        c["text"]
+        for c in content
+        if isinstance(c, dict)
+        and c.get("type", "text") == "text"
+        and isinstance(c.get("text"), str)
+    )
+
+
+def _from_interaction(resp: dict[str, Any]) -> tuple[str, AnswerInfo]:
+    steps = resp.get("steps")
+    if not isinstance(steps, list):
+        steps = [{"type": "model_output", "content": resp.get("outputs") or []}]
+    text = ""
+    for step in reversed(steps):
+        if not isinstance(step, dict):
+            continue
+        if step.get("type") == "user_input":
+            break
+        if step.get("type") == "model_output":
+            text = _content_text(step.get("content"))
+            if text:
+                break
+    status = resp.get("status")
+    errors = resp.get("errors")
+    if not text and status == "failed" and errors:
+        raise ParseError(f"the interaction failed: {errors}")
+    return text, AnswerInfo(
+        text=text,
+        finish_reason=status.upper() if isinstance(status, str) else None,
+        usage=resp.get("usage"),
+        model=resp.get("model"),
+    )
+
+
+def _from_chat_completion(resp: dict[str, Any]) -> tuple[str, AnswerInfo]:
+    choices = resp.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        raise ParseError("the API response has no choices")
+    message = choices[0].get("message") or {}
+    text = _content_text(message.get("content")) if isinstance(message, dict) else ""
+    finish = choices[0].get("finish_reason")
+    return text, AnswerInfo(
+        text=text,
+        finish_reason=finish.upper() if isinstance(finish, str) else None,
+        usage=resp.get("usage"),
+        model=resp.get("model"),
+    )
+
+
+def _unwrap_envelope(value: Any) -> tuple[str, AnswerInfo]:
+    for _ in range(4):  # batch lines may nest {"response": {...}}
+        if (
+            isinstance(value, dict)
+            and "error" in value
+            and not ({"candidates", "steps", "choices"} & value.keys())
+        ):
+            err = value["error"]
+            message = err.get("message") if isinstance(err, dict) else err
+            raise ParseError(f"the response is an API error, not an answer: {message}")
+        if isinstance(value, list):
+            return _from_stream_chunks(value)
+        if "candidates" in value or "promptFeedback" in value:
+            return _from_generate_content(value)
+        if "steps" in value or "outputs" in value:
+            return _from_interaction(value)
+        if "choices" in value:
+            return _from_chat_completion(value)
+        value = value.get("response")
+        if not _is_envelope(value):
+            break
+    raise ParseError("unrecognised API response envelope")
+
+
+# ------------------------------------------------------------------------- text
+def _candidate_regions(text: str) -> list[str]:
+    """Fenced blocks that hold JSON (in order), then the whole text."""
+    regions = []
+    if "```" in text:
+        for match in _FENCE.finditer(text):
+            body = match.group(2)
+            if "[" in body or "{" in body:
+                regions.append(body)
+    regions.append(text)
+    return regions
+
+
+def _json_starts(region: str) -> list[int]:
+    starts = []
+    for match in re.finditer(r"[\[{]", region):
+        starts.append(match.start())
+        if len(starts) >= _MAX_START_TRIES:
+            break
+    return starts
+
+
+@dataclass
+class _Salvage:
+    items: list[Any]
+    truncated: bool
+    lost_item: bool
+    end: int
+
+
+def _loads_item(snippet: str) -> Any:
+    try:
+        return _loads(snippet)
+    except ValueError:
+        pass
+    repaired = _TRAILING_COMMA.sub(r"\1", snippet)
+    try:
+        return _loads(repaired)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(snippet)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        raise ValueError("item is not valid JSON") from None
+
+
+def _salvage(text: str, start: int) -> _Salvage | None:
+    """Walk the JSON structure from ``start`` and keep every complete item object.
+
+    Strings are skipped whole (a bracket inside a label does not count). Returns None
+    when no item list could be found.
+    """
+    stack: list[tuple[str, int]] = []
+    item_depth: int | None = None
+    items: list[Any] = []
+    truncated = False
+    open_item = False
+    end = len(text)
+    for match in _STRUCT.finditer(text, start):
+        tok = match.group()
+        if tok[0] == '"':
+            if len(tok) == 1:  # an opening quote that never closes
+                truncated = True
+                break
+            continue
+        if tok in "[{":
+            if tok == "{" and item_depth is None and stack and stack[-1][0] == "[":
+                item_depth = len(stack)
+            stack.append((tok, match.start()))
+            if item_depth is not None and tok == "{" and len(stack) == item_depth + 1:
+                open_item = True
+            continue
+        if not stack:
+            end = match.start()
+            break
+        opener, pos = stack.pop()
+        if item_depth is not None and opener == "{" and len(stack) == item_depth:
+            open_item = False
+            snippet = text[pos : match.end()]
+            try:
+                items.append(_loads_item(snippet))
+            except ValueError as exc:
+                items.append(BadItem(str(exc)))
+        if not stack:
+            end = match.end()
+            break
+    else:
+        truncated = bool(stack)
+    if item_depth is None:
+        return None
+    return _Salvage(items, truncated, truncated and open_item, end)
+
+
+class BadItem:
+    """Placeholder for an item object whose JSON could not be read (kept for indices)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _decode_region(region: str, problems: list[Problem]) -> tuple[Any, bool] | None:
+    """Decode the JSON value in ``region``. Returns (value, truncated) or None."""
+    for start in _json_starts(region):
+        try:
+            value, _ = _raw_decode(region, start)
+        except ValueError:
+            salvage = _salvage(region, start)
+            if salvage is None:
+                continue
+            items: list[Any] = salvage.items
+            if salvage.truncated:
+                lost = len(items)
+                problems.append(
+                    Problem(
+                        index=lost if salvage.lost_item else None,
+                        kind=ProblemKind.TRUNCATED,
+                        message=(
+                            f"answer ends mid-way (after {len(region)} characters); "
+                            f"kept the {len(items)} complete item(s)"
+                            + (f", item {lost} was cut off" if salvage.lost_item else "")
+                        ),
+                        dropped=salvage.lost_item,
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(
+                        index=None,
+                        kind=ProblemKind.REPAIRED_JSON,
+                        message="answer JSON was invalid; items were read one by one",
+                    )
+                )
+            return items, salvage.truncated
+        if isinstance(value, (list, dict)):
+            return value, False
+    return None
+
+
+def _decode_text(text: str, problems: list[Problem]) -> tuple[Any, bool]:
+    if "<start_of_mask>" in text and _UNQUOTED_TOKENS.search(text):
+        repaired = _UNQUOTED_TOKENS.sub(lambda m: f'{m.group(1)}"{m.group(2).strip()}"', text)
+        if repaired != text:
+            problems.append(
+                Problem(
+                    index=None,
+                    kind=ProblemKind.REPAIRED_JSON,
+                    message="quoted bare <start_of_mask> tokens to read the JSON",
+                )
+            )
+            text = repaired
+    for region in _candidate_regions(text):
+        decoded = _decode_region(region, problems)
+        if decoded is not None:
+            return decoded
+    # Python repr (single quotes, True/None), as printed by some pipelines.
+    for region in _candidate_regions(text):
+        for start in _json_starts(region)[:4]:
+            try:
+                value = ast.literal_eval(region[start:].strip())
+            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+                continue
+            if isinstance(value, (list, dict)):
+                problems.append(
+                    Problem(
+                        index=None,
+                        kind=ProblemKind.REPAIRED_JSON,
+                        message="answer was a Python literal, not JSON",
+                    )
+                )
+                return value, False
+    raise ParseError("no JSON list or object found in the answer", _excerpt(text))
+
+
+# ------------------------------------------------------------------------ items
+def _looks_like_item(value: Any) -> bool:
+    return isinstance(value, dict) and bool(ITEM_KEYS & value.keys())
+
+
+def _items_from_value(value: Any, text: str) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        if _looks_like_item(value):
+            return [value]
+        lowered = {k.lower(): k for k in value if isinstance(k, str)}
+        for key in WRAPPER_KEYS:
+            if key in lowered and isinstance(value[lowered[key]], list):
+                return list(value[lowered[key]])
+        for v in value.values():
+            if isinstance(v, list) and any(_looks_like_item(x) for x in v):
+                return v
+        if "label" in value:
+            return [value]
+        raise ParseError(
+            "the JSON object holds no detection items (expected a list, an item with "
+            f"box_2d/point/mask, or a wrapper such as {{'boxes': [...]}}); keys: "
+            f"{sorted(map(str, value))[:8]}",
+            _excerpt(text),
+        )
+    raise ParseError("the answer's JSON is neither a list nor an object", _excerpt(text))
+
+
+def read_answer(answer: str | bytes | dict[str, Any] | list[Any]) -> RawAnswer:
+    """Turn any supported answer form into raw items. Raises :class:`ParseError` only when
+    nothing can be read at all."""
+    problems: list[Problem] = []
+    info: AnswerInfo | None = None
+    value: Any
+    truncated = False
+    if isinstance(answer, (bytes, bytearray, memoryview)):
+        answer = bytes(answer).decode("utf-8", errors="replace")
+    if isinstance(answer, str):
+        text = answer
+        stripped = text.strip()
+        if not stripped:
+            raise ParseError("the answer is empty")
+        value = None
+        if stripped[0] in "[{":
+            try:
+                value = _loads(stripped)
+            except ValueError:
+                value = None
+        if value is not None and _is_envelope(value):
+            text, info = _unwrap_envelope(value)
+            value = None
+        if value is None:
+            if not text.strip():
+                raise ParseError("the API response holds no answer text")
+            value, truncated = _decode_text(text, problems)
+    elif isinstance(answer, (dict, list)):
+        if _is_envelope(answer):
+            text, info = _unwrap_envelope(answer)
+            if not text.strip():
+                raise ParseError("the API response holds no answer text")
+            value, truncated = _decode_text(text, problems)
+        else:
+            value = answer
+            text = ""
+    else:
+        raise TypeError(f"answer must be str, bytes, dict or list, not {type(answer).__name__}")
+    items = _items_from_value(value, text)
+    if info is None:
+        info = AnswerInfo(text=text)
+    reason = (info.finish_reason or "").upper()
+    if reason in _TRUNCATED_REASONS and not truncated:
+        truncated = True
+        problems.append(
+            Problem(
+                index=None,
+                kind=ProblemKind.TRUNCATED,
+                message=f"finish reason {info.finish_reason}: the model hit its output limit",
+            )
+        )
+    elif reason and reason not in _NORMAL_REASONS | _TRUNCATED_REASONS:
+        problems.append(
+            Problem(
+                index=None,
+                kind=ProblemKind.FINISH_REASON,
+                message=f"the API reports finish reason {info.finish_reason}",
+            )
+        )
+    if truncated != info.truncated:
+        info = AnswerInfo(
+            text=info.text,
+            finish_reason=info.finish_reason,
+            usage=info.usage,
+            model=info.model,
+            truncated=truncated,
+            extra=info.extra,
+        )
+    return RawAnswer(items=items, info=info, problems=problems)

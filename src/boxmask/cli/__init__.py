@@ -1,0 +1,1 @@
+"""The ``boxmask`` command line: one module per command, registered in :mod:`.main`."""
