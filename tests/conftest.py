@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+REAL_ANSWERS = ROOT.parent / "shared" / "data" / "gemini-answers"
+
+
+@pytest.fixture
+def real_answers() -> Path:
+    """Google's published answers (outside the project); skip when absent."""
+    if not REAL_ANSWERS.is_dir():
+        pytest.skip("real Gemini answers not available at ../shared/data/gemini-answers")
+    return REAL_ANSWERS
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
