@@ -87,7 +87,7 @@ def _is_envelope(value: Any) -> bool:
     if isinstance(value, dict):
         return bool(
             {"candidates", "promptFeedback", "steps", "outputs", "choices", "error"} & value.keys()
-        ) or (isinstance(value.get("response"), (dict, list)) and "box_2d" not in value)
+        ) or ("box_2d" not in value and _is_envelope(value.get("response")))
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return all("candidates" in v or "usageMetadata" in v for v in value)
     return False
