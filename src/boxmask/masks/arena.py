@@ -9,6 +9,7 @@ into it any more (its reference count shows only the cache's own references).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -57,6 +58,17 @@ def _evict() -> None:
         else:
             i += 1
         del block
+
+
+def _after_fork_in_child() -> None:
+    # A forked child shares its parent's blocks copy-on-write; start afresh.
+    global _lock
+    _lock = threading.Lock()
+    _blocks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def clear() -> None:

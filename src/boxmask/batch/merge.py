@@ -1,0 +1,153 @@
+"""Merging per-image COCO fragments into one dataset, streamed to disk.
+
+Workers export each image with local ids (image 1, annotations 1..k, their own
+categories). :class:`CocoMerger` renumbers them in the order results are *added* —
+input order — and maps categories by name to global ids: the given list, or 1..K in
+first-seen order. Images and annotations go to temporary files as they arrive, so
+memory stays flat however long the batch; :meth:`CocoMerger.finish` assembles the final
+JSON and renames it into place atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from boxmask.errors import ExportError
+
+__all__ = ["CocoMerger"]
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class CocoMerger:
+    """Accumulate fragments ``{"images": [1], "annotations": [...], "categories": [...]}``."""
+
+    def __init__(self, path: str | Path, *, categories: list[str] | None = None) -> None:
+        self.path = Path(path)
+        self.fixed = categories is not None
+        self.category_ids: dict[str, int] = {
+            name: i for i, name in enumerate(categories or [], start=1)
+        }
+        self.images = 0
+        self.annotations = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._images_file = self._temp("images")
+        self._annotations_file = self._temp("annotations")
+        self._closed = False
+
+    def _temp(self, part: str) -> IO[str]:
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.{part}.", dir=self.path.parent)
+        handle = os.fdopen(fd, "w", encoding="utf-8")
+        handle.name_on_disk = name  # type: ignore[attr-defined]
+        return handle
+
+    def category_id(self, name: str) -> int | None:
+        """Global id for a label (assigned on first sight unless categories are fixed)."""
+        if name not in self.category_ids:
+            if self.fixed:
+                return None
+            self.category_ids[name] = len(self.category_ids) + 1
+        return self.category_ids[name]
+
+    def add(self, fragment: dict[str, Any]) -> tuple[int, list[str]]:
+        """Add one image's fragment; returns its global image id and dropped-label notes."""
+        local_names = {c["id"]: c["name"] for c in fragment.get("categories", [])}
+        notes: list[str] = []
+        image_ids: dict[int, int] = {}
+        for image in fragment.get("images", []):
+            self.images += 1
+            image_ids[image["id"]] = self.images
+            entry = dict(image)
+            entry["id"] = self.images
+            self._write(self._images_file, entry, first=self.images == 1)
+        for ann in fragment.get("annotations", []):
+            name = local_names.get(ann["category_id"])
+            category = self.category_id(name) if name is not None else None
+            if category is None:
+                notes.append(
+                    f"label {name!r} is not among the given categories; annotation skipped"
+                )
+                continue
+            self.annotations += 1
+            entry = dict(ann)
+            entry["id"] = self.annotations
+            entry["image_id"] = image_ids.get(ann["image_id"], self.images)
+            entry["category_id"] = category
+            self._write(self._annotations_file, entry, first=self.annotations == 1)
+        return self.images, notes
+
+    @staticmethod
+    def _write(handle: IO[str], entry: dict[str, Any], *, first: bool) -> None:
+        handle.write(("" if first else ",\n") + _dump(entry))
+
+    def finish(self, info: dict[str, Any], licenses: list[dict[str, Any]]) -> Path:
+        """Write the final file atomically and remove the temporary parts."""
+        self._images_file.close()
+        self._annotations_file.close()
+        categories = [
+            {"id": i, "name": name, "supercategory": ""}
+            for name, i in sorted(self.category_ids.items(), key=lambda kv: kv[1])
+        ]
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write('{"info":' + _dump(info) + ',\n"licenses":' + _dump(licenses))
+                out.write(',\n"images":[\n')
+                self._copy(self._images_file, out)
+                out.write('\n],\n"annotations":[\n')
+                self._copy(self._annotations_file, out)
+                out.write('\n],\n"categories":' + _dump(categories) + "}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        finally:
+            self._discard_parts()
+        return self.path
+
+    @staticmethod
+    def _copy(part: IO[str], out: IO[str]) -> None:
+        with open(part.name_on_disk, encoding="utf-8") as handle:  # type: ignore[attr-defined]
+            while chunk := handle.read(1 << 20):
+                out.write(chunk)
+
+    def abort(self) -> None:
+        """Drop everything written so far (on errors and Ctrl-C)."""
+        for handle in (self._images_file, self._annotations_file):
+            with contextlib.suppress(OSError):
+                handle.close()
+        self._discard_parts()
+
+    def _discard_parts(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for handle in (self._images_file, self._annotations_file):
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name_on_disk)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> CocoMerger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self.abort()
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse to overwrite without ``force``; say what to do."""
+    if path.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force to overwrite it")

@@ -1,0 +1,299 @@
+"""Run a batch: dispatch jobs to worker processes, merge results in order, report."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from boxmask import __version__
+from boxmask.batch.jobs import Job
+from boxmask.batch.merge import CocoMerger, check_writable
+from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, init_worker
+from boxmask.errors import ExportError
+
+__all__ = ["BatchOptions", "BatchReport", "run_batch"]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Outputs and knobs of one batch. Paths that are None are not written."""
+
+    coco: Path | None = None
+    overlays: Path | None = None
+    overlay_file: Path | None = None
+    yolo: Path | None = None
+    report: Path | None = None
+    workers: int = 1
+    mask_format: str = "rle"
+    threshold: int = 127
+    categories: tuple[str, ...] | None = None
+    force: bool = False
+    progress: bool = False
+
+
+@dataclass
+class BatchReport:
+    """What happened to every job: counts, problems with file and item index, failures."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+    images: int = 0
+    annotations: int = 0
+    items: int = 0
+    masks: int = 0
+    points: int = 0
+    problems: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    categories: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report (no timings, so that it is reproducible)."""
+        return {
+            "summary": {
+                "files": len(self.files),
+                "images": self.images,
+                "annotations": self.annotations,
+                "items": self.items,
+                "masks": self.masks,
+                "points": self.points,
+                "problems": self.problems,
+                "failed": self.failed,
+                "categories": self.categories,
+            },
+            "files": self.files,
+        }
+
+
+def _in_order(
+    tasks: Iterator[tuple[int, Job, WorkerOptions, str | None]], workers: int
+) -> Iterator[JobResult]:
+    """Results in input order, with a bounded number of jobs in flight (flat memory)."""
+    if workers <= 1:
+        for task in tasks:
+            yield convert_job(task)
+        return
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["boxmask.batch.worker", "boxmask.parse"])
+    window = workers * 4
+    pool = context.Pool(workers, initializer=init_worker, initargs=(True,))
+    try:
+        pending: collections.deque[Any] = collections.deque()
+        for task in tasks:
+            pending.append(pool.apply_async(convert_job, (task,)))
+            if len(pending) >= window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _check_outputs(options: BatchOptions) -> None:
+    for path in (options.coco, options.report, options.overlay_file):
+        if path is not None:
+            check_writable(path, options.force)
+    for folder in (options.overlays, options.yolo):
+        if folder is not None and folder.exists():
+            if not folder.is_dir():
+                raise ExportError(f"{folder} exists and is not a folder")
+            if any(folder.iterdir()) and not options.force:
+                raise ExportError(f"{folder} is not empty; pass --force to write into it")
+
+
+def run_batch(
+    jobs: Iterable[Job],
+    options: BatchOptions,
+    *,
+    on_result: Callable[[JobResult, int], None] | None = None,
+) -> BatchReport:
+    """Convert every job; outputs are written atomically and only when complete.
+
+    Byte-identical outputs for any ``workers``: results are merged in input order. On
+    an exception or Ctrl-C, the partial COCO file and report are removed (overlays and
+    YOLO label files already written are complete files).
+    """
+    _check_outputs(options)
+    start = time.perf_counter()
+    worker_options = WorkerOptions(
+        mask_format=options.mask_format,
+        threshold=options.threshold,
+        categories=options.categories,
+        overlay=options.overlays is not None or options.overlay_file is not None,
+        yolo=options.yolo is not None,
+    )
+    report = BatchReport()
+    overlay_names: dict[str, int] = {}
+    if options.overlays is not None:
+        options.overlays.mkdir(parents=True, exist_ok=True)
+
+    def tasks() -> Iterator[tuple[int, Job, WorkerOptions, str | None]]:
+        for index, job in enumerate(jobs):
+            overlay = None
+            if options.overlay_file is not None and job.image is not None:
+                overlay = str(options.overlay_file)
+            elif options.overlays is not None and job.image is not None:
+                stem = Path(job.file_name).stem
+                count = overlay_names.get(stem, 0) + 1
+                overlay_names[stem] = count
+                name = f"{stem}.png" if count == 1 else f"{stem}-{count}.png"
+                overlay = str(options.overlays / name)
+            yield index, job, worker_options, overlay
+
+    merger = (
+        CocoMerger(
+            options.coco, categories=list(options.categories) if options.categories else None
+        )
+        if options.coco is not None
+        else None
+    )
+    yolo = _YoloOutput(options.yolo) if options.yolo is not None else None
+    try:
+        for done, result in enumerate(_in_order(tasks(), max(1, options.workers)), start=1):
+            _record(report, result, merger, yolo)
+            if on_result is not None:
+                on_result(result, done)
+        if merger is not None:
+            merger.finish(_info(), [{"id": 1, "name": "unknown", "url": ""}])
+        if yolo is not None and merger is not None:
+            yolo.finish(merger.category_ids)
+        elif yolo is not None:
+            yolo.finish({})
+    except BaseException:
+        if merger is not None:
+            merger.abort()
+        raise
+    if merger is not None:
+        report.categories = list(merger.category_ids)
+    report.seconds = time.perf_counter() - start
+    if options.report is not None:
+        from boxmask.io import atomic_write_json
+
+        atomic_write_json(options.report, report.to_dict())
+    return report
+
+
+def _info() -> dict[str, Any]:
+    return {
+        "description": "converted by boxmask",
+        "version": __version__,
+        "year": datetime.now(timezone.utc).year,
+        "contributor": "",
+        "url": "",
+        "date_created": "",
+    }
+
+
+def _record(
+    report: BatchReport, result: JobResult, merger: CocoMerger | None, yolo: _YoloOutput | None
+) -> None:
+    entry: dict[str, Any] = {"answer": result.source, "image": result.image}
+    if result.error is not None:
+        report.failed += 1
+        entry["error"] = result.error
+        report.files.append(entry)
+        return
+    report.items += result.items
+    report.masks += result.masks
+    report.points += result.points
+    problems = list(result.problems)
+    if merger is not None and result.coco is not None:
+        image_id, notes = merger.add(result.coco)
+        entry["image_id"] = image_id
+        problems.extend(
+            {"index": None, "kind": "export", "message": note, "dropped": True} for note in notes
+        )
+        report.images = merger.images
+        report.annotations = merger.annotations
+    else:
+        report.images += 1
+    if yolo is not None:
+        yolo.add(result, merger)
+    entry.update(items=result.items, masks=result.masks, points=result.points)
+    if result.overlay_written:
+        entry["overlay"] = result.overlay_written
+    entry["problems"] = problems
+    report.problems += len(problems)
+    report.files.append(entry)
+
+
+class _YoloOutput:
+    """YOLO label files (``labels/<stem>.txt``) and ``data.yaml`` for the merged classes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.labels = root / "labels"
+        self.labels.mkdir(parents=True, exist_ok=True)
+        self.names: dict[str, int] = {}
+
+    def add(self, result: JobResult, merger: CocoMerger | None) -> None:
+        from boxmask.io import atomic_write_text
+
+        lines = []
+        for label, coords in result.yolo_lines:
+            if merger is not None:
+                category = merger.category_id(label)
+                if category is None:
+                    continue
+                class_id = category - 1
+            else:
+                class_id = self.names.setdefault(label, len(self.names))
+            lines.append(f"{class_id} {coords}")
+        stem = Path(result.file_name).stem
+        atomic_write_text(self.labels / f"{stem}.txt", "".join(line + "\n" for line in lines))
+
+    def finish(self, category_ids: dict[str, int]) -> None:
+        from boxmask.io import atomic_write_text
+
+        names = category_ids or {k: v + 1 for k, v in self.names.items()}
+        body = ["path: .", "train: images", "val: images", "names:"]
+        for name, i in sorted(names.items(), key=lambda kv: kv[1]):
+            body.append(f"  {i - 1}: {_yaml_string(name)}")
+        atomic_write_text(self.root / "data.yaml", "\n".join(body) + "\n")
+
+
+def _yaml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def progress_printer(total: int | None) -> Callable[[JobResult, int], None]:
+    """A one-line progress display on stderr, only when it is a terminal."""
+    if not sys.stderr.isatty():
+        return lambda result, done: None
+    start = time.perf_counter()
+
+    def show(result: JobResult, done: int) -> None:
+        rate = done / max(1e-9, time.perf_counter() - start)
+        of = f"/{total}" if total else ""
+        sys.stderr.write(f"\rboxmask convert: {done}{of} answers, {rate:.1f}/s ")
+        sys.stderr.flush()
+
+    return show
+
+
+def clear_progress() -> None:
+    if sys.stderr.isatty():
+        with contextlib.suppress(OSError):
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def default_workers() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )

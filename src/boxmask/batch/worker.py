@@ -1,0 +1,149 @@
+"""Convert one job in a worker process: read, parse, export, draw. Never raises."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from boxmask.batch.jobs import Job
+from boxmask.errors import BoxmaskError
+
+__all__ = ["JobResult", "WorkerOptions", "convert_job", "init_worker"]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What each worker produces for a job."""
+
+    mask_format: str = "rle"
+    threshold: int = 127
+    categories: tuple[str, ...] | None = None
+    overlay: bool = False
+    yolo: bool = False
+    tight_bbox: bool = False
+
+
+@dataclass
+class JobResult:
+    """Everything the parent needs from one job; plain data, cheap to pickle."""
+
+    index: int
+    source: str
+    image: str | None
+    file_name: str
+    width: int = 0
+    height: int = 0
+    coco: dict[str, Any] | None = None
+    yolo_lines: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    items: int = 0
+    masks: int = 0
+    points: int = 0
+    mask_pixels: int = 0
+    overlay_written: str | None = None
+    seconds: float = 0.0
+
+
+def init_worker(single_threaded: bool) -> None:
+    """Process-pool initializer: one process per CPU, so no threads inside."""
+    if single_threaded:
+        import cv2
+
+        import boxmask.parse as parse_module
+
+        cv2.setNumThreads(1)
+        parse_module.DECODE_THREADS = 1
+
+
+def _read_answer(job: Job) -> Any:
+    if job.response is not None:
+        return job.response
+    if job.answer_text is not None:
+        return job.answer_text
+    assert job.answer_path is not None
+    return Path(job.answer_path).read_text(encoding="utf-8", errors="replace")
+
+
+def convert_job(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
+    """Parse one answer and export it. Faults become ``error``/``problems``, never raises."""
+    index, job, options, overlay_path = task
+    start = time.perf_counter()
+    result = JobResult(index=index, source=job.source, image=job.image, file_name=job.file_name)
+    try:
+        _convert(job, options, overlay_path, result)
+    except (BoxmaskError, OSError, ValueError) as exc:
+        result.error = _describe(exc)
+    except Exception as exc:  # a bug must not sink the batch; keep the trace
+        result.error = f"internal error: {exc!r}\n{traceback.format_exc(limit=5)}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"file not found: {exc.filename}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "answer file is not UTF-8 text"
+    return str(exc) or type(exc).__name__
+
+
+def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result: JobResult) -> None:
+    from boxmask.images import image_size
+    from boxmask.parse import parse
+
+    if job.size is not None:
+        width, height = job.size
+    elif job.image is not None:
+        width, height = image_size(job.image)
+    else:  # pragma: no cover - jobs always carry one of them
+        raise ValueError("job has neither an image nor a size")
+    result.width, result.height = width, height
+    answer = _read_answer(job)  # model text or a raw API response: parse() takes both
+    detections = parse(answer, width=width, height=height, threshold=options.threshold)
+    summary = detections.summary()
+    result.items = summary["items"]
+    result.masks = summary["masks"]
+    result.points = summary["points"]
+    result.problems = [p.to_dict() for p in detections.problems]
+    if detections.masks is not None:
+        result.mask_pixels = int(detections.masks.areas.sum())
+
+    from boxmask.export.coco import CocoDataset
+
+    dataset = CocoDataset(
+        mask_format=options.mask_format,  # type: ignore[arg-type]
+        categories=list(options.categories) if options.categories else None,
+    )
+    dataset.add(detections, file_name=job.file_name, image_id=1)
+    coco = dataset.to_dict()
+    result.coco = {k: coco[k] for k in ("images", "annotations", "categories")}
+    result.problems.extend(_export_problems(dataset))
+    if options.yolo:
+        result.yolo_lines = _yolo_lines(detections)
+    if overlay_path is not None and job.image is not None:
+        from boxmask.draw import save_overlay
+
+        save_overlay(job.image, detections, overlay_path)
+        result.overlay_written = overlay_path
+    del detections  # masks are released as soon as they are exported
+
+
+def _export_problems(dataset: Any) -> list[dict[str, Any]]:
+    problems = getattr(dataset, "problems", None) or []
+    out = []
+    for p in problems:
+        to_dict = getattr(p, "to_dict", None)
+        out.append(to_dict() if callable(to_dict) else json.loads(json.dumps(p, default=str)))
+    return out
+
+
+def _yolo_lines(detections: Any) -> list[tuple[str, str]]:
+    """``(label, "x1 y1 x2 y2 ...")`` rows; the parent prepends the global class id."""
+    from boxmask.export import yolo
+
+    return list(yolo.label_rows(detections))
