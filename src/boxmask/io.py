@@ -1,0 +1,86 @@
+"""Atomic file writes: a reader never sees a half-written file.
+
+Every file boxmask writes goes through :func:`atomic_write_bytes` /
+:func:`atomic_write_text` / :func:`atomic_write_json`: the data goes to a temporary file in
+the *same directory* (so the final rename never crosses file systems), is flushed and
+fsynced, then moved over the target with :func:`os.replace` (atomic on POSIX and Windows).
+On any failure the temporary file is removed and the target is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from boxmask.errors import ExportError
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _read_umask() -> int:
+    # Read once at import (os.umask can only be read by setting it, which is not
+    # thread-safe to do on every write).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path.
+
+    Parent directories are created. With ``overwrite=False`` an existing file raises
+    :class:`~boxmask.ExportError` instead of being replaced. I/O failures (permissions,
+    a directory in the way, a full disk) are raised as :class:`~boxmask.ExportError` with
+    the path in the message.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ExportError(f"cannot write {str(target)!r}: it is a directory")
+    if not overwrite and target.exists():
+        raise ExportError(f"{str(target)!r} exists; pass overwrite=True to replace it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; give the result the permissions open() would.
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise ExportError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        raise
+    return target
+
+
+def atomic_write_text(
+    path: PathLike, text: str, *, encoding: str = "utf-8", overwrite: bool = True
+) -> Path:
+    """Write ``text`` (UTF-8 by default, ``\\n`` line endings kept as given) atomically."""
+    return atomic_write_bytes(path, text.encode(encoding), overwrite=overwrite)
+
+
+def atomic_write_json(
+    path: PathLike, obj: Any, *, indent: int | None = None, overwrite: bool = True
+) -> Path:
+    """Write ``obj`` as UTF-8 JSON atomically; non-ASCII text (labels in any script) is
+    written as is (``ensure_ascii=False``), not as ``\\uXXXX`` escapes."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, separators=separators)
+    return atomic_write_text(path, text + "\n", overwrite=overwrite)
