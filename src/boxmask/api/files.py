@@ -1,0 +1,393 @@
+"""The Files API: resumable upload, get, list (paged), delete (reference §3).
+
+Upload protocol: ``POST /upload/v1beta/files`` with ``X-Goog-Upload-Command: start`` gives
+a session URL (``X-Goog-Upload-URL``); the bytes follow in chunks (8 MiB by default) with
+``X-Goog-Upload-Offset`` and ``upload`` / ``upload, finalize`` commands; each chunk answer
+says ``X-Goog-Upload-Status: active``, the last ``final`` with ``{"file": {...}}``. When a
+chunk fails in transit the client asks the session where it stands
+(``X-Goog-Upload-Command: query`` → ``X-Goog-Upload-Size-Received``) and resumes from
+there. A file still ``PROCESSING`` is polled until ``ACTIVE``; ``FAILED`` raises
+:class:`~boxmask.errors.UploadError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from boxmask.api.http import Session, call, error_for_reply, log
+from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
+from boxmask.api.wire import parse_error_body
+from boxmask.errors import UploadError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from boxmask.api.client import AsyncClient, Client
+
+__all__ = ["CHUNK_SIZE", "AsyncFiles", "File", "Files", "file_name"]
+
+T = TypeVar("T")
+
+#: Upload chunk size of the SDK (8 MiB). Use multiples of 256 KiB with the real service.
+CHUNK_SIZE = 8 * 1024 * 1024
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+_NAME = re.compile(r"(?:^|/)files/([a-z0-9-]{1,40})(?:$|[/?:])")
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    match = _TIME.match(value.strip())
+    if not match:
+        return None
+    base, fraction, zone = match.groups()
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    stamp = datetime.fromisoformat(f"{base}.{micro}")
+    if zone in (None, "Z"):
+        return stamp.replace(tzinfo=timezone.utc)
+    sign = 1 if zone[0] == "+" else -1
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) * sign
+    return stamp.replace(tzinfo=timezone(offset))
+
+
+def _stamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def file_name(name_or_uri: str) -> str:
+    """``files/abc`` from ``abc``, ``files/abc`` or ``https://…/v1beta/files/abc``."""
+    text = name_or_uri.strip()
+    match = _NAME.search(text)
+    if match:
+        return f"files/{match.group(1)}"
+    if re.fullmatch(r"[a-z0-9-]{1,40}", text):
+        return f"files/{text}"
+    raise ValueError(f"not a Files API name or URI: {name_or_uri!r}")
+
+
+@dataclass(frozen=True)
+class File:
+    """A Files API file. ``size_bytes`` in bytes; times are timezone-aware UTC datetimes.
+
+    ``state`` is ``PROCESSING``, ``ACTIVE`` or ``FAILED``; ``error`` holds the service's
+    message for a failed file.
+    """
+
+    name: str
+    uri: str
+    mime_type: str | None = None
+    size_bytes: int | None = None
+    state: str = "STATE_UNSPECIFIED"
+    display_name: str | None = None
+    create_time: datetime | None = None
+    expiration_time: datetime | None = None
+    sha256_hash: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> File:
+        """From a File resource (camelCase or snake_case keys; int64 as string or int)."""
+
+        def pick(*keys: str) -> Any:
+            for key in keys:
+                if key in data:
+                    return data[key]
+            return None
+
+        size = pick("sizeBytes", "size_bytes")
+        error = pick("error")
+        return cls(
+            name=str(data["name"]),
+            uri=str(pick("uri") or ""),
+            mime_type=pick("mimeType", "mime_type"),
+            size_bytes=int(size) if size is not None else None,
+            state=str(pick("state") or "STATE_UNSPECIFIED"),
+            display_name=pick("displayName", "display_name"),
+            create_time=_time(pick("createTime", "create_time")),
+            expiration_time=_time(pick("expirationTime", "expiration_time")),
+            sha256_hash=pick("sha256Hash", "sha256_hash"),
+            error=str(error.get("message", error)) if isinstance(error, dict) else error,
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The File resource as the API writes it (camelCase), for caches."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "uri": self.uri,
+            "mimeType": self.mime_type,
+            "sizeBytes": None if self.size_bytes is None else str(self.size_bytes),
+            "state": self.state,
+            "displayName": self.display_name,
+            "createTime": _stamp(self.create_time),
+            "expirationTime": _stamp(self.expiration_time),
+            "sha256Hash": self.sha256_hash,
+        }
+        if self.error:
+            data["error"] = {"message": self.error}
+        return {k: v for k, v in data.items() if v is not None}
+
+
+# ------------------------------------------------------------------------------ flows
+def _same_host(session: Session, url: str) -> str:
+    """The session URL re-pointed at ``base_url``'s scheme and host (the SDK does this too,
+    so proxies and local servers keep working)."""
+    base = urlsplit(session.base_url)
+    parts = urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+def _file_from_final(reply: HttpReply) -> File:
+    try:
+        body = json.loads(reply.body)
+        return File.from_api(body.get("file", body))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UploadError(f"the upload finished but its answer holds no file ({exc})") from None
+
+
+def upload_flow(
+    session: Session,
+    data: bytes,
+    *,
+    mime_type: str,
+    display_name: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    poll_interval: float = 0.5,
+    processing_timeout: float = 300.0,
+) -> Flow[File]:
+    """Upload ``data`` with the resumable protocol and wait until the file is ACTIVE."""
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be a positive number of bytes")
+    what = f"Files API upload of {display_name or 'image'} ({len(data)} bytes)"
+    start = HttpCall(
+        "POST",
+        session.url("/upload/v1beta/files"),
+        session.headers(
+            {
+                "X-Goog-Upload-Protocol": "resumable",
+                "X-Goog-Upload-Command": "start",
+                "X-Goog-Upload-Header-Content-Length": str(len(data)),
+                "X-Goog-Upload-Header-Content-Type": mime_type,
+                "Content-Type": "application/json",
+            }
+        ),
+        json.dumps({"file": {"display_name": display_name} if display_name else {}}).encode(),
+    )
+    reply, _ = yield from call(
+        session,
+        start,
+        what,
+        decode=False,
+        check=lambda r: None if r.headers.get("x-goog-upload-url") else "no X-Goog-Upload-URL",
+    )
+    session_url = _same_host(session, reply.headers["x-goog-upload-url"])
+    offset, failures, file = 0, 0, None
+    while file is None:
+        end = min(offset + chunk_size, len(data))
+        last = end >= len(data)
+        chunk_call = HttpCall(
+            "POST",
+            session_url,
+            session.headers(
+                {
+                    "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
+                    "X-Goog-Upload-Offset": str(offset),
+                    "Content-Type": "application/octet-stream",
+                }
+            ),
+            data[offset:end],
+        )
+        outcome = yield chunk_call
+        problem = _chunk_problem(session, outcome, what, last)
+        if problem is None:
+            assert isinstance(outcome, HttpReply)
+            if last:
+                file = _file_from_final(outcome)
+            else:
+                offset = end
+            continue
+        failures += 1
+        if failures > session.retry.max_retries:
+            raise UploadError(
+                f"{what}: gave up at byte {offset} after {failures} tries ({problem})"
+            )
+        delay = session.retry.backoff(failures - 1, session.rng)
+        log.info("%s: %s at byte %d; asking the session in %.2f s", what, problem, offset, delay)
+        yield Sleep(delay)
+        query = HttpCall("POST", session_url, session.headers({"X-Goog-Upload-Command": "query"}))
+        status, _ = yield from call(session, query, what + " (status query)", decode=False)
+        if status.headers.get("x-goog-upload-status", "").lower() == "final":
+            file = _file_from_final(status)
+            continue
+        received = status.headers.get("x-goog-upload-size-received")
+        if received is None or not received.isdigit() or int(received) > len(data):
+            raise UploadError(f"{what}: the status query gave no usable size ({received!r})")
+        offset = int(received)
+    return (yield from wait_active_flow(session, file, poll_interval, processing_timeout))
+
+
+def _chunk_problem(
+    session: Session, outcome: HttpReply | TransportFailure, what: str, last: bool
+) -> str | None:
+    """None when the chunk went through; a reason to query and resume; or raises."""
+    if isinstance(outcome, TransportFailure):
+        return type(outcome.error).__name__
+    if outcome.status in session.retry.statuses:
+        return f"HTTP {outcome.status}"
+    if outcome.status in (401, 403, 404):
+        raise error_for_reply(session, outcome, what)
+    if outcome.status >= 300:
+        error = parse_error_body(outcome.body)
+        raise UploadError(
+            session.scrub(
+                f"{what}: the upload was refused (HTTP {outcome.status}: {error.message})"
+            )
+        )
+    status = outcome.headers.get("x-goog-upload-status", "").lower()
+    expected = "final" if last else "active"
+    if status == expected:
+        return None
+    if not status:
+        return "no X-Goog-Upload-Status"
+    raise UploadError(f"{what}: the upload session is {status!r}, expected {expected!r}")
+
+
+def wait_active_flow(
+    session: Session, file: File, poll_interval: float = 0.5, timeout: float = 300.0
+) -> Flow[File]:
+    """Poll ``file`` until it leaves PROCESSING. Raises UploadError for FAILED or a timeout."""
+    waited, interval = 0.0, poll_interval
+    while file.state == "PROCESSING":
+        if waited >= timeout:
+            raise UploadError(f"{file.name} is still PROCESSING after {waited:.0f} s")
+        yield Sleep(interval)
+        waited += interval
+        interval = min(interval * 1.5, 5.0)
+        file = yield from get_flow(session, file.name)
+    if file.state == "FAILED":
+        raise UploadError(
+            f"{file.name} ({file.display_name or file.mime_type}) failed processing on the "
+            f"service: {file.error or 'no reason given'}. Check the file's format."
+        )
+    return file
+
+
+def get_flow(session: Session, name_or_uri: str) -> Flow[File]:
+    name = file_name(name_or_uri)
+    _, body = yield from call(
+        session, HttpCall("GET", session.url(f"/v1beta/{name}"), session.headers()), f"get {name}"
+    )
+    return File.from_api(body)
+
+
+def list_page_flow(
+    session: Session, page_size: int | None, page_token: str | None
+) -> Flow[tuple[list[File], str | None]]:
+    params: dict[str, str] = {}
+    if page_size:
+        params["pageSize"] = str(page_size)
+    if page_token:
+        params["pageToken"] = page_token
+    request = HttpCall("GET", session.url("/v1beta/files"), session.headers(), params=params)
+    _, body = yield from call(session, request, "list files")
+    files = [File.from_api(f) for f in body.get("files", []) if isinstance(f, dict)]
+    token = body.get("nextPageToken") or None
+    return files, token
+
+
+def delete_flow(session: Session, name_or_uri: str) -> Flow[None]:
+    name = file_name(name_or_uri)
+    request = HttpCall("DELETE", session.url(f"/v1beta/{name}"), session.headers())
+    yield from call(session, request, f"delete {name}", decode=False)
+    return None
+
+
+# ------------------------------------------------------------------------- facades
+class Files:
+    """``client.files``: upload, get, list, delete (synchronous)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def upload(
+        self,
+        source: Any,
+        mime_type: str | None = None,
+        display_name: str | None = None,
+        *,
+        cache: bool = True,
+    ) -> File:
+        """Upload a path or bytes (images are read upright first, see ``api.images``).
+
+        With ``cache`` the same bytes uploaded earlier with this key (and not about to
+        expire) are not uploaded again.
+        """
+        return self._client._run(
+            self._client._upload_flow(source, mime_type, display_name, cache=cache)
+        )
+
+    def get(self, name_or_uri: str) -> File:
+        """The file's current metadata (``files/abc``, ``abc`` or its URI)."""
+        return self._client._run(get_flow(self._client._session, name_or_uri))
+
+    def list(self, page_size: int | None = None) -> Iterator[File]:
+        """Every file of the project, fetching pages of ``page_size`` lazily."""
+        token: str | None = None
+        while True:
+            files, token = self._client._run(
+                list_page_flow(self._client._session, page_size, token)
+            )
+            yield from files
+            if not token:
+                return
+
+    def delete(self, name_or_uri: str) -> None:
+        """Delete the file (and forget it in the upload cache)."""
+        self._client._run(delete_flow(self._client._session, name_or_uri))
+        self._client._forget_file(file_name(name_or_uri))
+
+
+class AsyncFiles:
+    """``async_client.files``: the same as :class:`Files`, awaitable."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def upload(
+        self,
+        source: Any,
+        mime_type: str | None = None,
+        display_name: str | None = None,
+        *,
+        cache: bool = True,
+    ) -> File:
+        """See :meth:`Files.upload`."""
+        return await self._client._run(
+            self._client._upload_flow(source, mime_type, display_name, cache=cache)
+        )
+
+    async def get(self, name_or_uri: str) -> File:
+        """See :meth:`Files.get`."""
+        return await self._client._run(get_flow(self._client._session, name_or_uri))
+
+    async def list(self, page_size: int | None = None) -> AsyncIterator[File]:
+        """See :meth:`Files.list`."""
+        token: str | None = None
+        while True:
+            files, token = await self._client._run(
+                list_page_flow(self._client._session, page_size, token)
+            )
+            for file in files:
+                yield file
+            if not token:
+                return
+
+    async def delete(self, name_or_uri: str) -> None:
+        """See :meth:`Files.delete`."""
+        await self._client._run(delete_flow(self._client._session, name_or_uri))
+        self._client._forget_file(file_name(name_or_uri))
