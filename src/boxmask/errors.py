@@ -8,6 +8,7 @@ Exceptions are for calls that cannot produce anything useful at all.
 from __future__ import annotations
 
 __all__ = [
+    "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
     "AuthenticationError",
@@ -115,3 +116,7 @@ class TruncatedError(ApiError):
 
 class UploadError(ApiError):
     """A Files API upload failed or the file ended in state ``FAILED``."""
+
+
+class ApiConnectionError(ApiError):
+    """The service could not be reached, or dropped the connection, after every retry."""
