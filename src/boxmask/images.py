@@ -1,0 +1,307 @@
+"""Reading and writing images the way boxmask sees them: upright, RGB, size-checked.
+
+Conventions (shared with the request layer, so boxes land where the model saw them):
+
+- **Upright.** Files and PIL images are turned by their EXIF ``Orientation`` tag
+  (:func:`PIL.ImageOps.exif_transpose`) before anything else. Numpy arrays carry no
+  EXIF and are used as they are.
+- **Channel order.** Arrays are ``(H, W, 3)`` ``uint8`` **RGB** (row 0 at the top,
+  column 0 at the left). ``(H, W)`` grayscale and ``(H, W, 4)`` RGBA are accepted on
+  input; RGBA (and LA / P with transparency) is flattened onto white. OpenCV arrays are
+  BGR: pass ``channels="BGR"`` (or convert with ``cv2.cvtColor(a, cv2.COLOR_BGR2RGB)``).
+- **Bomb guard.** The pixel count is read from the file header and checked against
+  ``max_pixels`` *before* decoding; a larger image raises :class:`~boxmask.ImageError`.
+- **Atomic writes.** :func:`write_image` writes a temporary file in the target folder
+  and renames it over the destination, so readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from boxmask.errors import ExportError, ImageError
+
+__all__ = [
+    "MAX_PIXELS",
+    "Channels",
+    "ImageSource",
+    "atomic_write_bytes",
+    "image_size",
+    "open_upright",
+    "read_image",
+    "to_rgb_array",
+    "write_image",
+]
+
+#: Largest image (width × height) decoded by default: 150 MP covers 108 MP phone photos
+#: and stays below Pillow's own hard limit, so boxmask's check always runs first.
+MAX_PIXELS = 150_000_000
+
+Channels = Literal["RGB", "BGR"]
+#: What image arguments accept: a file path, encoded file bytes, a PIL image, or an array.
+ImageSource = str | os.PathLike[str] | bytes | Image.Image | npt.NDArray[Any]
+
+RGBArray = npt.NDArray[np.uint8]
+
+_WRITE_FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".bmp": ".bmp"}
+
+
+def _describe(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    return type(source).__name__
+
+
+def _open_file(source: str | os.PathLike[str] | bytes, max_pixels: int) -> Image.Image:
+    """Open (header only) and check the size; the pixels are decoded later."""
+    name = _describe(source)
+    target: Any = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            # boxmask checks the pixel count itself, below, with its own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(target)
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {name}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name} is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"cannot read {name}: not an image format Pillow knows (PNG, JPEG, WebP, ...)"
+        ) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"refusing to decode {name}: {exc}") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read {name}: {exc}") from None
+    try:
+        _check_pixels(im.size, name, max_pixels)
+    except ImageError:
+        im.close()
+        raise
+    return im
+
+
+def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name} has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"refusing to decode {name}: {width}x{height} = {width * height:,} pixels is more "
+            f"than max_pixels={max_pixels:,} (a decompression bomb guard; raise max_pixels "
+            "if the image is trusted)"
+        )
+
+
+def open_upright(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A decoded PIL image, turned upright by its EXIF orientation.
+
+    ``source`` is a path, encoded bytes, a PIL image or an array (an array is wrapped
+    as it is, see :func:`to_rgb_array`). The mode is kept (``"L"``, ``"RGBA"``, ...).
+    Raises :class:`~boxmask.ImageError` when the file cannot be read or has more than
+    ``max_pixels`` pixels.
+    """
+    if isinstance(source, np.ndarray):
+        return Image.fromarray(to_rgb_array(source))
+    if isinstance(source, Image.Image):
+        im = source
+        name = f"PIL image ({im.mode} {im.width}x{im.height})"
+        _check_pixels(im.size, name, max_pixels)
+    elif isinstance(source, (str, os.PathLike, bytes)):
+        name = _describe(source)
+        im = _open_file(source, max_pixels)
+    else:
+        raise ImageError(
+            f"cannot use {type(source).__name__} as an image: pass a path, bytes, "
+            "a PIL image or an (H, W, 3) uint8 RGB array"
+        )
+    try:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Truncated or corrupt data surfaces at decode time, not at open.
+        if im is not source:
+            im.close()
+        raise ImageError(f"cannot decode {name}: {exc}") from None
+    if upright is None or upright is im:
+        return im
+    if im is not source:
+        im.close()
+    return upright
+
+
+def image_size(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """Upright ``(width, height)`` in pixels, from the header only (no decoding)."""
+    if isinstance(source, np.ndarray):
+        if source.ndim < 2:
+            raise ImageError(f"an image array needs 2 or 3 dimensions, got shape {source.shape}")
+        return int(source.shape[1]), int(source.shape[0])
+    if isinstance(source, Image.Image):
+        width, height = source.size
+        orientation = _orientation(source)
+    elif isinstance(source, (str, os.PathLike, bytes)):
+        with _open_file(source, max_pixels) as im:
+            width, height = im.size
+            orientation = _orientation(im)
+    else:
+        raise ImageError(f"cannot use {type(source).__name__} as an image")
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # corrupt EXIF: Pillow would not turn it either
+        return 1
+
+
+def to_rgb_array(array: npt.ArrayLike, *, channels: Channels = "RGB") -> RGBArray:
+    """Normalise an array to C-contiguous ``(H, W, 3)`` uint8 in ``channels`` order.
+
+    Accepts ``(H, W)`` / ``(H, W, 1)`` gray, ``(H, W, 3)`` colour and ``(H, W, 4)``
+    colour + alpha (flattened onto white) in ``uint8``, or ``bool`` gray. ``channels``
+    names the order of the colour channels of both the input and the output; no
+    channel swap happens here. Returns the input itself when it is already in shape.
+    """
+    a = np.asarray(array)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * np.uint8(255)
+    if a.dtype != np.uint8:
+        raise ImageError(
+            f"image arrays must be uint8 (0-255), got {a.dtype}; "
+            "convert with np.clip(a * 255, 0, 255).astype(np.uint8) for 0-1 floats"
+        )
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 2:
+        return np.ascontiguousarray(np.repeat(a[:, :, None], 3, axis=2))
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ImageError(
+            f"image arrays must be (H, W), (H, W, 3) {channels} or (H, W, 4) "
+            f"{channels}A, got shape {a.shape}"
+        )
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ImageError(f"image array has no pixels (shape {a.shape})")
+    if a.shape[2] == 4:
+        alpha = a[:, :, 3:4].astype(np.uint16)
+        flat = (a[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+        return flat.astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def read_image(
+    source: ImageSource, *, channels: Channels = "RGB", max_pixels: int = MAX_PIXELS
+) -> RGBArray:
+    """The image as a C-contiguous ``(H, W, 3)`` uint8 array, upright.
+
+    Files, bytes and PIL images are EXIF-transposed and converted to RGB (gray, palette
+    and CMYK included; transparency flattened onto white), then returned in
+    ``channels`` order. Arrays are taken to already be in ``channels`` order and are
+    only normalised (see :func:`to_rgb_array`).
+    """
+    if isinstance(source, np.ndarray):
+        if source.ndim >= 2:
+            _check_pixels((source.shape[1], source.shape[0]), "image array", max_pixels)
+        return to_rgb_array(source, channels=channels)
+    im = open_upright(source, max_pixels=max_pixels)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    if im.mode != "RGB":
+        try:
+            im = im.convert("RGB")
+        except (OSError, ValueError) as exc:
+            raise ImageError(f"cannot convert {_describe(source)} to RGB: {exc}") from None
+    rgb = np.array(im, dtype=np.uint8)  # a writable copy
+    if channels == "BGR":
+        rgb = rgb[:, :, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    array: npt.ArrayLike,
+    *,
+    channels: Channels = "RGB",
+    quality: int = 92,
+) -> Path:
+    """Write an ``(H, W, 3)`` uint8 array to ``path`` atomically; returns the path.
+
+    The format follows the suffix: ``.png``, ``.jpg``/``.jpeg``, ``.webp`` or ``.bmp``.
+    ``quality`` (1-100) applies to JPEG and WebP. The bytes go to a temporary file in
+    the same folder, which then replaces ``path`` (``os.replace``), so a reader sees the
+    old file or the new one, never a partial one. Same input, same bytes.
+    """
+    target = Path(path)
+    ext = _WRITE_FORMATS.get(target.suffix.lower())
+    if ext is None:
+        raise ExportError(
+            f"cannot write {target}: unknown image suffix {target.suffix!r} "
+            "(use .png, .jpg, .webp or .bmp)"
+        )
+    rgb = to_rgb_array(array, channels=channels)
+    bgr = rgb if channels == "BGR" else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    params: list[int] = []
+    if ext == ".jpg":
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    elif ext == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    elif ext == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    ok, buf = cv2.imencode(ext, bgr, params)
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 RGB image
+        raise ExportError(f"cannot encode {target} as {ext}")
+    atomic_write_bytes(target, buf.tobytes())
+    return target
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then ``os.replace`` it.
+
+    The file gets the usual permissions (0o666 less the umask). Raises
+    :class:`~boxmask.ExportError` with the reason when the folder is missing or not
+    writable.
+    """
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

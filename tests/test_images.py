@@ -1,0 +1,188 @@
+"""Reading images upright as RGB arrays, the bomb guard, and atomic writes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from boxmask.errors import ExportError, ImageError
+from boxmask.images import (
+    image_size,
+    open_upright,
+    read_image,
+    to_rgb_array,
+    write_image,
+)
+
+IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims ``width × height`` but whose data holds a few bytes only."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_read_path_gives_writable_rgb_uint8() -> None:
+    a = read_image(IMAGES / "coffee.jpg")
+    assert a.shape == (400, 600, 3) and a.dtype == np.uint8
+    assert a.flags.c_contiguous and a.flags.writeable
+
+
+def test_read_bgr_is_the_reverse_channel_order() -> None:
+    rgb = read_image(IMAGES / "coffee.jpg")
+    bgr = read_image(IMAGES / "coffee.jpg", channels="BGR")
+    np.testing.assert_array_equal(bgr, rgb[:, :, ::-1])
+
+
+def test_exif_rotated_fixture_is_read_upright() -> None:
+    with Image.open(IMAGES / "chelsea_rotated.jpg") as stored:
+        assert stored.size == (300, 451)  # pixels are stored turned
+        assert stored.getexif().get(0x0112) == 6
+    upright = read_image(IMAGES / "chelsea_rotated.jpg")
+    reference = read_image(IMAGES / "chelsea.jpg")
+    assert upright.shape == reference.shape == (300, 451, 3)
+    # Same picture, up to JPEG re-encoding noise.
+    assert np.abs(upright.astype(int) - reference.astype(int)).mean() < 3
+    assert image_size(IMAGES / "chelsea_rotated.jpg") == (451, 300)
+
+
+def test_pil_images_are_turned_by_their_exif_too() -> None:
+    with Image.open(IMAGES / "chelsea_rotated.jpg") as im:
+        assert read_image(im).shape == (300, 451, 3)
+        assert open_upright(im).size == (451, 300)
+
+
+def test_bytes_and_pil_modes() -> None:
+    data = (IMAGES / "chelsea.jpg").read_bytes()
+    assert read_image(data).shape == (300, 451, 3)
+    gray = Image.new("L", (4, 3), 77)
+    np.testing.assert_array_equal(read_image(gray), np.full((3, 4, 3), 77, np.uint8))
+    rgba = Image.new("RGBA", (2, 2), (255, 0, 0, 0))  # fully transparent red
+    np.testing.assert_array_equal(read_image(rgba), np.full((2, 2, 3), 255, np.uint8))
+    half = Image.new("RGBA", (1, 1), (0, 0, 0, 128))
+    assert abs(int(read_image(half)[0, 0, 0]) - 127) <= 1
+    pal = Image.new("P", (2, 2), 0)
+    pal.putpalette([10, 20, 30] * 256)
+    np.testing.assert_array_equal(read_image(pal)[0, 0], [10, 20, 30])
+
+
+def test_array_inputs() -> None:
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = to_rgb_array(gray)
+    assert out.shape == (3, 4, 3) and (out[:, :, 1] == gray).all()
+    rgb = np.zeros((3, 4, 3), np.uint8)
+    assert to_rgb_array(rgb) is rgb
+    rgba = np.zeros((1, 1, 4), np.uint8)
+    rgba[0, 0] = (0, 0, 0, 255)
+    assert (to_rgb_array(rgba) == 0).all()
+    rgba[0, 0, 3] = 0
+    assert (to_rgb_array(rgba) == 255).all()
+    assert to_rgb_array(np.ones((2, 2), bool)).max() == 255
+    assert to_rgb_array(np.zeros((2, 2, 1), np.uint8)).shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((2, 2, 3), np.float32), "uint8"),
+        (np.zeros((2, 2, 2), np.uint8), "shape"),
+        (np.zeros((2,), np.uint8), "shape"),
+        (np.zeros((0, 2, 3), np.uint8), "no pixels"),
+    ],
+)
+def test_bad_arrays_are_image_errors(array: np.ndarray, message: str) -> None:
+    with pytest.raises(ImageError, match=message):
+        read_image(array)
+
+
+def test_unreadable_inputs(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not found"):
+        read_image(tmp_path / "missing.jpg")
+    with pytest.raises(ImageError, match="folder"):
+        read_image(tmp_path)
+    text = tmp_path / "answer.txt"
+    text.write_text("not a picture")
+    with pytest.raises(ImageError, match="not an image"):
+        read_image(text)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes((IMAGES / "coffee.jpg").read_bytes()[:2000])
+    with pytest.raises(ImageError, match=r"cut\.jpg"):
+        read_image(cut)
+    with pytest.raises(ImageError, match="cannot use"):
+        read_image(42)  # type: ignore[arg-type]
+
+
+def test_bomb_guard_checks_the_header_before_decoding(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(13_000, 13_000))  # 169 MP: below Pillow's hard limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Pillow DecompressionBombWarning either
+        with pytest.raises(ImageError, match="max_pixels"):
+            read_image(bomb)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png_header_only(100_000, 100_000))  # above Pillow's own limit
+    with pytest.raises(ImageError, match="refusing to decode"):
+        read_image(huge)
+    with pytest.raises(ImageError, match="max_pixels=1,000"):
+        read_image(IMAGES / "coffee.jpg", max_pixels=1000)
+    with pytest.raises(ImageError, match="max_pixels"):
+        read_image(np.zeros((40, 40), np.uint8), max_pixels=100)
+
+
+def test_write_image_is_atomic_and_deterministic(tmp_path: Path) -> None:
+    image = read_image(IMAGES / "chelsea.jpg")
+    out = tmp_path / "o.png"
+    assert write_image(out, image) == out
+    first = out.read_bytes()
+    write_image(out, image)  # replaces the existing file
+    assert out.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no temp file left
+    np.testing.assert_array_equal(read_image(out), image)
+    assert (out.stat().st_mode & 0o777) == 0o666 & ~_umask()
+    for suffix in (".jpg", ".jpeg", ".webp", ".bmp"):
+        assert read_image(write_image(tmp_path / f"o{suffix}", image)).shape == image.shape
+    bgr = tmp_path / "bgr.png"
+    write_image(bgr, image[:, :, ::-1], channels="BGR")
+    np.testing.assert_array_equal(read_image(bgr), image)
+
+
+def test_write_image_errors(tmp_path: Path) -> None:
+    image = np.zeros((2, 2, 3), np.uint8)
+    with pytest.raises(ExportError, match="unknown image suffix"):
+        write_image(tmp_path / "o.gif", image)
+    with pytest.raises(ExportError, match="does not exist"):
+        write_image(tmp_path / "nope" / "o.png", image)
+
+
+def test_image_size_reads_only_the_header() -> None:
+    assert image_size(IMAGES / "rocket.jpg") == (640, 427)
+    assert image_size(np.zeros((5, 7, 3), np.uint8)) == (7, 5)
+    assert image_size(png_header_only(12_000, 10_000)) == (12_000, 10_000)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
