@@ -54,6 +54,7 @@ _SYNONYMS = {
 }
 _FOREGROUND_DISTANCE = 48  # max channel difference from the background
 Mask = npt.NDArray[np.bool_]
+_KERNEL = np.ones((3, 3), dtype=np.uint8)
 
 
 def kind_label(kind: str, width: int, height: int) -> str:
@@ -208,6 +209,15 @@ def find_regions(rgb: npt.NDArray[np.uint8], *, max_regions: int = 100) -> list[
         layer = (labels == index).astype(np.uint8)
         if not layer.any():
             continue
+        # Opening drops the thin rings JPEG leaves around other colours' edges; growing
+        # the rest back inside the layer restores sharp corners (triangle apexes).
+        grown = cv2.morphologyEx(layer, cv2.MORPH_OPEN, _KERNEL)
+        for _ in range(32):
+            step = cv2.dilate(grown, _KERNEL) & layer
+            if np.array_equal(step, grown):
+                break
+            grown = step
+        layer = grown
         count, comp, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
         for c in range(1, count):
             x, y, w, h, area = (int(v) for v in stats[c])
