@@ -19,6 +19,8 @@ from boxmask.errors import BoxmaskError
 COMMAND_MODULES = [
     "boxmask.cli.parse_cmd",
     "boxmask.cli.demo",
+    "boxmask.cli.request",
+    "boxmask.cli.serve",
     "boxmask.cli.convert",
     "boxmask.cli.bench",
 ]
