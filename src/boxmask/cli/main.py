@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "boxmask.cli.demo",
     "boxmask.cli.request",
     "boxmask.cli.serve",
+    "boxmask.cli.overlay",
     "boxmask.cli.convert",
     "boxmask.cli.bench",
 ]

@@ -1,0 +1,107 @@
+"""``boxmask overlay``: draw a model answer on its image and write the picture."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Any
+
+from boxmask.cli.common import read_answer_arg
+from boxmask.errors import BoxmaskError
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must be between 0 and 1, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "overlay",
+        help="draw an answer's masks, boxes, points and labels on its image",
+        description=(
+            "Parse a model answer against its image (read upright, EXIF orientation "
+            "applied) and write the image with masks, outlines, boxes, points and label "
+            "chips drawn on it. The output format follows the suffix (.png, .jpg, .webp)."
+        ),
+    )
+    p.add_argument("answer", metavar="ANSWER", help="answer file, or - for stdin")
+    p.add_argument("--image", required=True, help="the image the answer describes")
+    p.add_argument("-o", "--output", required=True, help="output picture (.png, .jpg, .webp)")
+    p.add_argument("--alpha", type=_alpha, default=0.5, help="mask fill opacity 0-1 (default 0.5)")
+    p.add_argument("--no-labels", action="store_true", help="no label chips")
+    p.add_argument("--no-scores", action="store_true", help="no confidence in the labels")
+    p.add_argument("--no-boxes", action="store_true", help="no boxes")
+    p.add_argument("--no-outline", action="store_true", help="no mask outlines")
+    p.add_argument("--no-points", action="store_true", help="no point markers")
+    p.add_argument("--font", help="font file, file name or family name for the labels")
+    p.add_argument("--thickness", type=_positive, help="line width in pixels (default: scaled)")
+    p.add_argument("--text-size", type=_positive, help="text size in pixels (default: scaled)")
+    p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
+    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (92)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that `boxmask --help` does not load the drawing code.
+    from boxmask.draw import save_overlay
+    from boxmask.images import read_image
+    from boxmask.parse import parse
+
+    image = read_image(args.image)
+    height, width = image.shape[:2]
+    try:
+        text = read_answer_arg(args.answer)
+    except OSError as exc:
+        print(f"boxmask: error: cannot read {args.answer}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    detections = parse(text, width=width, height=height, threshold=args.threshold)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            path = save_overlay(
+                image,
+                detections,
+                args.output,
+                alpha=args.alpha,
+                outline=not args.no_outline,
+                boxes=not args.no_boxes,
+                labels=not args.no_labels,
+                points=not args.no_points,
+                scores=not args.no_scores,
+                font=args.font,
+                thickness=args.thickness,
+                text_size=args.text_size,
+                quality=args.quality,
+            )
+        except BoxmaskError:
+            raise
+        except ValueError as exc:  # bad font or option: say it without a traceback
+            print(f"boxmask: error: {exc}", file=sys.stderr)
+            return 2
+    for warning in caught:
+        print(f"boxmask: warning: {warning.message}", file=sys.stderr)
+    for problem in detections.problems:
+        print(f"boxmask: {problem}", file=sys.stderr)
+    s = detections.summary()
+    print(
+        f"wrote {path} ({width}x{height}): {s['items']} items, {s['masks']} masks, "
+        f"{s['points']} points, {s['problems']} problems"
+    )
+    return 0

@@ -1,0 +1,97 @@
+"""``boxmask overlay`` through a real subprocess: output file, options, clean errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from boxmask.images import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = ROOT / "fixtures" / "images" / "chelsea.jpg"
+ANSWER = (
+    '```json\n[{"box_2d": [200, 300, 600, 700], "label": "face",'
+    ' "mask": [[300, 220], [700, 220], [700, 580], [300, 580]]},'
+    ' {"box_2d": [700, 100, 950, 400], "label": "paw", "confidence": 0.8}]\n```'
+)
+
+
+def boxmask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "boxmask.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def answer_file(tmp_path: Path, text: str = ANSWER) -> Path:
+    path = tmp_path / "chelsea.answer.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_overlay_writes_the_picture(tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    done = boxmask("overlay", str(answer_file(tmp_path)), "--image", str(IMAGE), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and "2 items" in done.stdout
+    drawn = read_image(out)
+    source = read_image(IMAGE)
+    assert drawn.shape == source.shape
+    assert (drawn != source).any()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_options_and_stdin(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.png"
+    done = boxmask(
+        "overlay", "-", "--image", str(IMAGE), "-o", str(plain),
+        "--alpha", "0", "--no-labels", "--no-boxes", "--no-outline", "--no-points",
+        stdin=ANSWER,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(read_image(plain), read_image(IMAGE))
+    jpg = tmp_path / "out.jpg"
+    done = boxmask(
+        "overlay", str(answer_file(tmp_path)), "--image", str(IMAGE), "-o", str(jpg),
+        "--alpha", "0.7", "--thickness", "3", "--text-size", "18", "--no-scores",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert read_image(jpg).shape == (300, 451, 3)
+
+
+def test_problems_are_reported_on_stderr(tmp_path: Path) -> None:
+    cut = answer_file(tmp_path, ANSWER[: ANSWER.index('{"box_2d": [700') + 30])
+    done = boxmask("overlay", str(cut), "--image", str(IMAGE), "-o", str(tmp_path / "o.png"))
+    assert done.returncode == 0, done.stderr
+    assert "truncated" in done.stderr
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    answer = str(answer_file(tmp_path))
+    out = str(tmp_path / "o.png")
+    cases = [
+        (["--image", str(tmp_path / "nope.jpg"), "-o", out], "image not found", 1),
+        (["--image", answer, "-o", out], "not an image", 1),
+        (["--image", str(IMAGE), "-o", str(tmp_path / "o.gif")], "unknown image suffix", 1),
+        (["--image", str(IMAGE), "-o", str(tmp_path / "no" / "o.png")], "does not exist", 1),
+        (["--image", str(IMAGE), "-o", out, "--font", "no-such-font-xyz"], "cannot load font", 2),
+        (["--image", str(IMAGE), "-o", out, "--alpha", "1.5"], "alpha must be between", 2),
+    ]
+    for args, message, code in cases:
+        done = boxmask("overlay", answer, *args)
+        assert done.returncode == code, (args, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    done = boxmask("overlay", str(tmp_path / "missing.txt"), "--image", str(IMAGE), "-o", out)
+    assert done.returncode == 2 and "cannot read" in done.stderr
+    done = boxmask(
+        "overlay", str(answer_file(tmp_path, "no json here")), "--image", str(IMAGE), "-o", out
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
