@@ -218,3 +218,26 @@ class Detections:
             "problem_kinds": kinds,
             "truncated": bool(self.answer.truncated) if self.answer else False,
         }
+
+    # ---------------------------------------------------------------- interop
+    def to_supervision(self, **options: Any) -> Any:
+        """An ``sv.Detections`` (needs ``supervision``); see
+        :func:`boxmask.export.interop.to_supervision` for the mapping and options."""
+        from boxmask.export.interop import to_supervision
+
+        return to_supervision(self, **options)
+
+    @classmethod
+    def from_supervision(cls, sv_detections: Any, **options: Any) -> Detections:
+        """Detections from an ``sv.Detections``; see
+        :func:`boxmask.export.interop.from_supervision` (``width``, ``height``, ...)."""
+        from boxmask.export.interop import from_supervision
+
+        return from_supervision(sv_detections, **options)
+
+    def to_fiftyone(self) -> list[dict[str, Any]]:
+        """FiftyOne-style detection dicts (relative ``[x, y, w, h]`` boxes, box-cropped
+        masks); see :func:`boxmask.export.interop.to_fiftyone`."""
+        from boxmask.export.interop import to_fiftyone
+
+        return to_fiftyone(self)

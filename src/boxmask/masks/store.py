@@ -255,6 +255,24 @@ class Masks:
             crops.append((x, y, m8[y : y + h, x : x + w].astype(np.bool_)))
         return cls(crops, width, height)
 
+    # ---------------------------------------------------------------- exports
+    def to_rle(self) -> list[Any]:
+        """COCO compressed RLE per item, ``{"size": [H, W], "counts": str}``, encoded from
+        the crops (no full canvas); byte-identical to ``pycocotools.mask.encode`` on the
+        dense mask. Items without a mask give the all-background RLE."""
+        from boxmask.export.rle import crops_to_rle
+
+        return list(crops_to_rle(self, self.width, self.height))
+
+    def to_polygons(self, tolerance: float = 0.0) -> list[Any]:
+        """Outline per item as :class:`~boxmask.export.polygons.MaskPolygons`: exterior
+        rings ``(K, 2) [x, y]`` in pixel-edge image coordinates (every part), plus hole
+        rings. ``tolerance`` (pixels) simplifies; 0 keeps the outline exact, so that
+        pycocotools rasterizes it back to the same pixels."""
+        from boxmask.export.polygons import crops_to_polygons
+
+        return crops_to_polygons(self, tolerance=tolerance)
+
 
 def _cut_to_image(
     x0: int,
