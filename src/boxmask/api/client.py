@@ -10,6 +10,7 @@ are reused in both). Images can be a path, bytes, a PIL image, a numpy array (RG
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -50,7 +51,7 @@ class _ClientBase:
         retry: RetryPolicy | None = None,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
         upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | None = None,
+        file_cache: FileCache | str | os.PathLike[str] | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         policy = RetryPolicy() if retry is None else retry
@@ -64,9 +65,7 @@ class _ClientBase:
                 statuses=policy.statuses,
             )
         self._session = Session(base_url=base_url, api_key=api_key, retry=policy, timeout=timeout)
-        cache = file_cache if isinstance(file_cache, FileCache) or file_cache is None else None
-        if isinstance(file_cache, str):
-            cache = FileCache(file_cache)
+        cache = FileCache(file_cache) if isinstance(file_cache, (str, os.PathLike)) else file_cache
         self._engine = Engine(
             self._session,
             model=model,
@@ -143,7 +142,7 @@ class Client(_ClientBase):
         retry: RetryPolicy | None = None,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
         upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | None = None,
+        file_cache: FileCache | str | os.PathLike[str] | None = None,
         poll_interval: float = 0.5,
         http_client: httpx.Client | None = None,
     ) -> None:
@@ -357,7 +356,7 @@ class AsyncClient(_ClientBase):
         retry: RetryPolicy | None = None,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
         upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | None = None,
+        file_cache: FileCache | str | os.PathLike[str] | None = None,
         poll_interval: float = 0.5,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
