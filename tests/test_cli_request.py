@@ -60,6 +60,24 @@ def test_segment_table_and_a_failing_image(
     assert "missing.png: error" in err
 
 
+def test_coco_and_overlay_outputs(
+    images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coco = tmp_path / "out.json"
+    overlays = tmp_path / "overlays"
+    code = main(
+        ["segment", *map(str, images), "shapes", "--coco", str(coco), "--overlay", str(overlays)]
+    )
+    assert code == 0
+    dataset = json.loads(coco.read_text())
+    assert [i["file_name"] for i in dataset["images"]] == [str(p) for p in images]
+    assert len(dataset["annotations"]) == 5
+    assert sorted(p.name for p in overlays.iterdir()) == [
+        "scene0.segment.png",
+        "scene1.segment.png",
+    ]
+
+
 def test_point_and_ask(images: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["point", str(images[0]), "shapes", "--json", "--max-items", "1"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)

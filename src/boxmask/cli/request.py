@@ -57,6 +57,8 @@ def register(subparsers: Any) -> None:
                        help="image paths or URLs, then what to look for")  # fmt: skip
         p.add_argument("--max-items", type=int, default=None, help="cap on items")
         p.add_argument("--concurrency", type=int, default=4, help="images in flight (4)")
+        p.add_argument("--coco", metavar="OUT.json", help="also write a COCO dataset")
+        p.add_argument("--overlay", metavar="DIR", help="also draw each image's items into DIR")
         _common(p)
         p.set_defaults(handler=run_task, task=task)
     p = subparsers.add_parser(
@@ -142,12 +144,40 @@ def run_task(args: argparse.Namespace) -> int:
                 "usage": info.usage if info else None,
             }
         )
+    done = [(str(o.item), o.value) for o in outcomes if o.ok and o.value is not None]
+    _write_outputs(args, done)
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
         _print_table(report)
     return 1 if failed else 0
+
+
+def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]]) -> None:
+    """``--coco``: one dataset, images in input order; ``--overlay``: one picture per local
+    image, named ``STEM.TASK.png``."""
+    if args.coco:
+        from boxmask.export.coco import CocoDataset
+
+        dataset = CocoDataset()
+        for image, detections in done:
+            dataset.add(detections, image)
+        dataset.save(args.coco)
+        print(f"wrote {args.coco}", file=sys.stderr)
+    if args.overlay:
+        from pathlib import Path
+
+        from boxmask.api.images import is_url
+        from boxmask.draw import save_overlay
+
+        folder = Path(args.overlay)
+        folder.mkdir(parents=True, exist_ok=True)
+        for image, detections in done:
+            if is_url(image) or image.startswith("files/"):
+                print(f"{image}: no overlay for a remote image", file=sys.stderr)
+                continue
+            save_overlay(image, detections, folder / f"{Path(image).stem}.{args.task}.png")
 
 
 def _print_table(report: list[dict[str, Any]]) -> None:
