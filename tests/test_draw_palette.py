@@ -11,6 +11,7 @@ import pytest
 from boxmask.draw.palette import (
     DEFAULT_PALETTE,
     color_for_label,
+    label_palette,
     parse_color,
     text_color_for,
 )
@@ -72,3 +73,20 @@ def test_parse_color_errors(value: object) -> None:
 def test_text_colour_contrasts() -> None:
     assert text_color_for((255, 210, 0)) == (20, 20, 20)
     assert text_color_for((20, 120, 255)) == (255, 255, 255)
+
+
+def test_label_palette_gives_distinct_colours_for_any_order() -> None:
+    labels = ["cup", "spoon", "saucer", "cat", "rocket", "helmet", "flag"]
+    mapping = label_palette(labels)
+    assert len(set(mapping.values())) == len(labels)
+    assert label_palette(reversed(labels)) == mapping
+    assert label_palette([*labels, "cup"]) == mapping
+    # A label alone keeps its usual colour.
+    assert label_palette(["cup"]) == {"cup": color_for_label("cup")}
+    # More labels than colours: each colour is used at most twice for 2x as many labels.
+    many = label_palette(f"thing {i}" for i in range(2 * len(DEFAULT_PALETTE)))
+    counts = [list(many.values()).count(c) for c in DEFAULT_PALETTE]
+    assert counts == [2] * len(DEFAULT_PALETTE)
+    assert label_palette(["a", "b"], ["#000000"]) == {"a": (0, 0, 0), "b": (0, 0, 0)}
+    with pytest.raises(ValueError, match="palette"):
+        label_palette(["a"], [])

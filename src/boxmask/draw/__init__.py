@@ -3,7 +3,8 @@
 - :func:`draw` → a new ``(H, W, 3)`` uint8 RGB array (BGR with ``channels="BGR"``);
 - :func:`save_overlay` → the same, written to a file atomically;
 - :func:`grid` → several images side by side;
-- :func:`color_for_label`, :data:`DEFAULT_PALETTE` → the colours used.
+- :func:`color_for_label`, :data:`DEFAULT_PALETTE` → the colours used;
+  :func:`label_palette` → distinct colours for a known label set.
 
 ``boxmask.draw`` is both this package and, via ``boxmask.draw(...)``, the function: the
 module itself is callable and forwards to :func:`draw`, so ``boxmask.draw(image, d)``
@@ -17,7 +18,7 @@ import types
 from typing import Any
 
 from boxmask.draw.grid import grid
-from boxmask.draw.palette import DEFAULT_PALETTE, color_for_label, parse_color
+from boxmask.draw.palette import DEFAULT_PALETTE, color_for_label, label_palette, parse_color
 from boxmask.draw.render import default_thickness, draw, save_overlay
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "default_thickness",
     "draw",
     "grid",
+    "label_palette",
     "parse_color",
     "save_overlay",
 ]

@@ -152,28 +152,39 @@ class Chips:
         return x, y
 
     def place(self, gap: int = 2) -> list[tuple[ChipStack, int, int]]:
-        """Top-left corner of every stack, in insertion order: the first candidate that
-        covers no stack placed before it, else the first candidate."""
-        placed = np.zeros((len(self._stacks), 4), dtype=np.int64)
+        """Top-left corner of every stack, in insertion order.
+
+        A stack goes to its first candidate that fits in the image as it is and covers
+        neither a stack placed before it nor a point marker; failing that, to the first
+        candidate (moved into the image) that covers nothing; failing that, to its first
+        candidate moved into the image.
+        """
+        markers = [s.anchor for s in self._stacks.values() if s.kind == "point"]
+        taken = np.zeros((len(markers) + len(self._stacks), 4), dtype=np.int64)
+        taken[: len(markers)] = np.array(markers, dtype=np.int64).reshape(-1, 4)
+        count = len(markers)
         out: list[tuple[ChipStack, int, int]] = []
-        for n, stack in enumerate(self._stacks.values()):
+        for stack in self._stacks.values():
             w, h = stack.size
-            options = [self._clamp(x, y, w, h) for x, y in stack.candidates(gap)]
-            choice = options[0]
-            if n:
-                before = placed[:n]
-                for x, y in options:
-                    hit = (
-                        (before[:, 0] < x + w)
-                        & (x < before[:, 2])
-                        & (before[:, 1] < y + h)
-                        & (y < before[:, 3])
-                    )
-                    if not hit.any():
-                        choice = (x, y)
-                        break
-            placed[n] = (choice[0], choice[1], choice[0] + w, choice[1] + h)
-            out.append((stack, choice[0], choice[1]))
+            raw = stack.candidates(gap)
+            clamped = [self._clamp(x, y, w, h) for x, y in raw]
+            fits = [r == c for r, c in zip(raw, clamped, strict=True)]
+            before = taken[:count]
+            free = [
+                not (
+                    (before[:, 0] < x + w)
+                    & (x < before[:, 2])
+                    & (before[:, 1] < y + h)
+                    & (y < before[:, 3])
+                ).any()
+                for x, y in clamped
+            ]
+            ranked = [k for k in range(len(raw)) if fits[k] and free[k]]
+            ranked += [k for k in range(len(raw)) if free[k]]
+            x, y = clamped[ranked[0] if ranked else 0]
+            taken[count] = (x, y, x + w, y + h)
+            count += 1
+            out.append((stack, x, y))
         return out
 
     def paste(self, image: npt.NDArray[np.uint8], gap: int = 2, *, bgr: bool = False) -> None:
