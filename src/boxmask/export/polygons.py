@@ -260,8 +260,10 @@ def crop_to_polygons(x0: int, y0: int, crop: BoolArray, *, tolerance: float = 0.
 
     Every connected part becomes one exterior ring in image pixel-edge coordinates.
     With ``tolerance = 0`` (default) the rings rasterize back through pycocotools to
-    exactly the mask's pixels; ``tolerance > 0`` simplifies them (Douglas–Peucker,
-    topology kept, in pixels; ~1 px gives ~10× fewer points at IoU > 0.99 on objects over
-    ~100 px). Holes are returned separately (see :class:`MaskPolygons`).
+    exactly the mask's pixels; ``tolerance > 0`` simplifies them (Douglas–Peucker in
+    pixels, topology kept). Measured on synthetic Gemini masks: 0.5 px keeps IoU >= 0.99
+    for objects over ~300 px with several times fewer points; 1 px erodes thin objects
+    (a 2-pixel-tall strip collapses) and costs 1–3 % IoU on mid-size ones. Holes are
+    returned separately (see :class:`MaskPolygons`).
     """
     return crops_to_polygons([(x0, y0, crop)], tolerance=tolerance)[0]
