@@ -300,6 +300,18 @@ def test_gray_and_rgba_inputs() -> None:
     assert draw(np.zeros((60, 80, 4), np.uint8), d).shape == (60, 80, 3)
 
 
+def test_items_without_masks_next_to_items_with_masks() -> None:
+    crop = np.ones((8, 8), bool)
+    masks = Masks([None, (30, 10, crop)], 60, 40)
+    d = Detections(
+        [[2, 2, 20, 20], [30, 10, 38, 18]], ["box", "blob"], width=60, height=40, masks=masks
+    )
+    out = draw(gray(60, 40), d, alpha=1.0, outline=False, thickness=1, **QUIET)
+    assert (out[14, 34] == color_for_label("blob")).all()  # filled
+    assert (out[10, 10] == 100).all()  # inside the mask-less box: untouched
+    assert (out[2, 10] == color_for_label("box")).all()  # its box is drawn
+
+
 def test_empty_detections_leave_the_image_alone() -> None:
     image = noisy(50, 40)
     np.testing.assert_array_equal(draw(image, Detections.empty(50, 40)), image)
@@ -351,7 +363,8 @@ def test_save_overlay_writes_the_drawing(tmp_path: Path) -> None:
 
 def test_default_thickness_grows_with_the_image() -> None:
     assert default_thickness(600, 400) == 2
-    assert default_thickness(4032, 3024) == 6
+    assert default_thickness(1920, 1080) == 2
+    assert default_thickness(4032, 3024) == 5
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,8 @@ Image8 = npt.NDArray[np.uint8]
 
 def default_thickness(width: int, height: int) -> int:
     """Outline and box line width in pixels: 2 up to ~2 MP, then growing with the image
-    (6 at 4032×3024), about 1.5 px once the image is fitted to a screen."""
-    return max(2, round(math.sqrt(width * height) / 600))
+    (5 at 4032×3024), 1-2 px once the image is fitted to a screen."""
+    return max(2, round(math.sqrt(width * height) / 700))
 
 
 def draw(
@@ -85,6 +85,8 @@ def draw(
       item has one.
     - ``palette``: None (default colours, stable per label), a list of colours, or a
       ``{label: colour}`` mapping; colours are ``"#rrggbb"`` or ``(r, g, b)``.
+      :func:`~boxmask.draw.label_palette` builds a mapping that gives each label of a
+      known set its own colour.
     - ``font``: a font path, file name or family name, or a PIL font, tried first for
       each label; labels it cannot draw use an installed font that can (see
       :mod:`boxmask.draw.fonts`).
@@ -202,24 +204,29 @@ def outline_kernel(thickness: int) -> npt.NDArray[np.uint8]:
     return kernel
 
 
-def mask_border(crop: npt.NDArray[np.bool_], thickness: int) -> npt.NDArray[np.uint8]:
+def mask_border(
+    crop: npt.NDArray[np.bool_],
+    thickness: int,
+    out: npt.NDArray[np.uint8] | None = None,
+    scratch: npt.NDArray[np.uint8] | None = None,
+) -> npt.NDArray[np.uint8]:
     """``crop``'s inner border, ``thickness`` pixels wide, as a 0/1 uint8 array.
 
     The erosion by :func:`outline_kernel` is done as a square erosion followed by ``b``
     cross erosions (same result, three times faster than the octagon at once); pixels
-    beyond the crop count as outside the mask.
+    beyond the crop count as outside the mask. ``out`` and ``scratch`` (crop-shaped
+    uint8 arrays, views allowed) are reused when given, to spare fresh memory.
     """
     m = crop.view(np.uint8)
     a, b = _octagon(thickness)
+    border = dict(borderType=cv2.BORDER_CONSTANT, borderValue=0)
     eroded = m
     if a:
         square = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * a + 1, 2 * a + 1))
-        eroded = cv2.erode(eroded, square, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        eroded = cv2.erode(eroded, square, dst=scratch, **border)
     if b:
-        eroded = cv2.erode(
-            eroded, _CROSS, iterations=b, borderType=cv2.BORDER_CONSTANT, borderValue=0
-        )
-    return cv2.subtract(m, eroded)
+        eroded = cv2.erode(eroded, _CROSS, dst=out, iterations=b, **border)
+    return cv2.subtract(m, eroded, dst=out)
 
 
 def _draw_masks(
@@ -247,18 +254,27 @@ def _draw_masks(
     lut[1 : k_max + 1] = np.array(distinct, dtype=np.uint8).reshape(-1, 3)
     lut[k_max + 1 :] = lut[1 : k_max + 1]
     index = np.zeros((ry1 - ry0, rx1 - rx0), dtype=dtype)
+    # Scratch buffers as large as the largest crop, reused through views: fresh memory
+    # for every crop (page faults) would cost more than the erosions themselves.
+    shapes = masks.shapes[has]
+    max_h, max_w = (int(v) for v in shapes.max(axis=0))
+    value = np.empty((max_h, max_w), dtype=dtype)
+    work = np.empty((2, max_h, max_w), dtype=np.uint8) if thickness > 0 else None
     for i in order:
         if not has[i]:
             continue
         x0, y0, crop = masks.crop(int(i))
         h, w = crop.shape
         region = index[y0 - ry0 : y0 - ry0 + h, x0 - rx0 : x0 - rx0 + w]
+        fill_value = value[:h, :w]
         if alpha > 0:
-            cv2.copyTo(np.full((h, w), ids[colors[i]], dtype=dtype), crop.view(np.uint8), region)
-        if thickness > 0:
-            # OpenCV runs the erosion on all cores itself; no extra threads here.
-            edge_id = ids[colors[i]] + k_max
-            cv2.copyTo(np.full((h, w), edge_id, dtype=dtype), mask_border(crop, thickness), region)
+            fill_value.fill(ids[colors[i]])
+            cv2.copyTo(fill_value, crop.view(np.uint8), region)
+        if work is not None:
+            # OpenCV runs the erosions on all cores itself; no extra threads here.
+            edge = mask_border(crop, thickness, out=work[0, :h, :w], scratch=work[1, :h, :w])
+            fill_value.fill(ids[colors[i]] + k_max)
+            cv2.copyTo(fill_value, edge, region)
     roi = out[ry0:ry1, rx0:rx1]
     painted = _colorize(index, lut)
     if alpha > 0:
