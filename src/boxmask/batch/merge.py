@@ -37,6 +37,7 @@ class CocoMerger:
         }
         self.images = 0
         self.annotations = 0
+        self._image_by_name: dict[str, tuple[int, int, int]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._images_file = self._temp("images")
         self._annotations_file = self._temp("annotations")
@@ -57,13 +58,29 @@ class CocoMerger:
         return self.category_ids[name]
 
     def add(self, fragment: dict[str, Any]) -> tuple[int, list[str]]:
-        """Add one image's fragment; returns its global image id and dropped-label notes."""
+        """Add one image's fragment; returns its global image id and notes (merged image,
+        duplicate file name, labels outside fixed categories)."""
         local_names = {c["id"]: c["name"] for c in fragment.get("categories", [])}
         notes: list[str] = []
         image_ids: dict[int, int] = {}
         for image in fragment.get("images", []):
+            name = image.get("file_name", "")
+            size = (image.get("width"), image.get("height"))
+            known = self._image_by_name.get(name)
+            if known is not None and (known[1], known[2]) == size:
+                # Another answer about the same picture (e.g. boxes, then points): one
+                # image entry, annotations from both.
+                image_ids[image["id"]] = known[0]
+                notes.append(f"merged into image {known[0]}, which has the same file name")
+                continue
+            if known is not None:
+                notes.append(
+                    f"file name {name!r} already used by image {known[0]} of another size; "
+                    "COCO tools that look images up by name will confuse them"
+                )
             self.images += 1
             image_ids[image["id"]] = self.images
+            self._image_by_name.setdefault(name, (self.images, size[0], size[1]))
             entry = dict(image)
             entry["id"] = self.images
             self._write(self._images_file, entry, first=self.images == 1)
@@ -78,10 +95,11 @@ class CocoMerger:
             self.annotations += 1
             entry = dict(ann)
             entry["id"] = self.annotations
-            entry["image_id"] = image_ids.get(ann["image_id"], self.images)
+            entry["image_id"] = image_ids[ann["image_id"]]
             entry["category_id"] = category
             self._write(self._annotations_file, entry, first=self.annotations == 1)
-        return self.images, notes
+        image_id = next(iter(image_ids.values()), self.images)
+        return image_id, notes
 
     @staticmethod
     def _write(handle: IO[str], entry: dict[str, Any], *, first: bool) -> None:

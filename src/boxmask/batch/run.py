@@ -32,6 +32,8 @@ class BatchOptions:
     overlay_file: Path | None = None
     yolo: Path | None = None
     report: Path | None = None
+    yolo_task: str = "segment"
+    bbox_from: str = "model"
     workers: int = 1
     mask_format: str = "rle"
     threshold: int = 127
@@ -134,7 +136,8 @@ def run_batch(
         threshold=options.threshold,
         categories=options.categories,
         overlay=options.overlays is not None or options.overlay_file is not None,
-        yolo=options.yolo is not None,
+        yolo=options.yolo_task if options.yolo is not None else None,
+        bbox_from=options.bbox_from,
     )
     report = BatchReport()
     overlay_names: dict[str, int] = {}
@@ -214,9 +217,13 @@ def _record(
     if merger is not None and result.coco is not None:
         image_id, notes = merger.add(result.coco)
         entry["image_id"] = image_id
-        problems.extend(
-            {"index": None, "kind": "export", "message": note, "dropped": True} for note in notes
-        )
+        for note in notes:
+            if note.startswith("merged"):
+                entry.setdefault("notes", []).append(note)  # intended, not a problem
+                continue
+            problems.append(
+                {"index": None, "kind": "export", "message": note, "dropped": "skipped" in note}
+            )
         report.images = merger.images
         report.annotations = merger.annotations
     else:
@@ -236,9 +243,9 @@ class _YoloOutput:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.labels = root / "labels"
-        self.labels.mkdir(parents=True, exist_ok=True)
+        self.labels = root / "labels" / "train"
         self.names: dict[str, int] = {}
+        self.written: set[str] = set()
 
     def add(self, result: JobResult, merger: CocoMerger | None) -> None:
         from boxmask.io import atomic_write_text
@@ -254,21 +261,21 @@ class _YoloOutput:
                 class_id = self.names.setdefault(label, len(self.names))
             lines.append(f"{class_id} {coords}")
         stem = Path(result.file_name).stem
-        atomic_write_text(self.labels / f"{stem}.txt", "".join(line + "\n" for line in lines))
+        path = self.labels / f"{stem}.txt"
+        text = "".join(line + "\n" for line in lines)
+        if stem in self.written:  # a second answer about the same image: add its lines
+            text = path.read_text(encoding="utf-8") + text
+        self.written.add(stem)
+        atomic_write_text(path, text)
 
     def finish(self, category_ids: dict[str, int]) -> None:
+        from boxmask.export.yolo import YoloDataset
         from boxmask.io import atomic_write_text
 
-        names = category_ids or {k: v + 1 for k, v in self.names.items()}
-        body = ["path: .", "train: images", "val: images", "names:"]
-        for name, i in sorted(names.items(), key=lambda kv: kv[1]):
-            body.append(f"  {i - 1}: {_yaml_string(name)}")
-        atomic_write_text(self.root / "data.yaml", "\n".join(body) + "\n")
-
-
-def _yaml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+        ids = category_ids or {k: v + 1 for k, v in self.names.items()}
+        names = [name for name, _ in sorted(ids.items(), key=lambda kv: kv[1])]
+        yaml = YoloDataset(categories=names).data_yaml()
+        atomic_write_text(self.root / "data.yaml", yaml)
 
 
 def progress_printer(total: int | None) -> Callable[[JobResult, int], None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ class WorkerOptions:
     threshold: int = 127
     categories: tuple[str, ...] | None = None
     overlay: bool = False
-    yolo: bool = False
-    tight_bbox: bool = False
+    yolo: str | None = None  # "segment" or "detect"
+    bbox_from: str = "model"
 
 
 @dataclass
@@ -118,13 +117,14 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     dataset = CocoDataset(
         mask_format=options.mask_format,  # type: ignore[arg-type]
         categories=list(options.categories) if options.categories else None,
+        bbox_from=options.bbox_from,  # type: ignore[arg-type]
     )
     dataset.add(detections, file_name=job.file_name, image_id=1)
     coco = dataset.to_dict()
     result.coco = {k: coco[k] for k in ("images", "annotations", "categories")}
-    result.problems.extend(_export_problems(dataset))
-    if options.yolo:
-        result.yolo_lines = _yolo_lines(detections)
+    result.problems.extend(_export_problems(dataset.problems))
+    if options.yolo is not None:
+        result.yolo_lines = _yolo_lines(detections, job.file_name, options)
     if overlay_path is not None and job.image is not None:
         from boxmask.draw import save_overlay
 
@@ -133,17 +133,31 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     del detections  # masks are released as soon as they are exported
 
 
-def _export_problems(dataset: Any) -> list[dict[str, Any]]:
-    problems = getattr(dataset, "problems", None) or []
+def _export_problems(problems: list[Any]) -> list[dict[str, Any]]:
+    """Exporter notes in the report's problem shape (``dropped`` when skipped)."""
     out = []
     for p in problems:
-        to_dict = getattr(p, "to_dict", None)
-        out.append(to_dict() if callable(to_dict) else json.loads(json.dumps(p, default=str)))
+        out.append(
+            {
+                "index": p.index,
+                "kind": f"export_{p.kind}",
+                "message": p.message,
+                "dropped": "skipped" in p.message,
+            }
+        )
     return out
 
 
-def _yolo_lines(detections: Any) -> list[tuple[str, str]]:
-    """``(label, "x1 y1 x2 y2 ...")`` rows; the parent prepends the global class id."""
-    from boxmask.export import yolo
+def _yolo_lines(detections: Any, file_name: str, options: WorkerOptions) -> list[tuple[str, str]]:
+    """``(label, "coords...")`` rows; the parent prepends the global class id."""
+    from boxmask.export.yolo import YoloDataset
 
-    return list(yolo.label_rows(detections))
+    dataset = YoloDataset(
+        task=options.yolo,  # type: ignore[arg-type]
+        categories=list(options.categories) if options.categories else None,
+    )
+    rows = []
+    for line in dataset.add(detections, file_name):
+        cls, coords = line.split(" ", 1)
+        rows.append((dataset.categories.names[int(cls)], coords))
+    return rows

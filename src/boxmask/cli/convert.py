@@ -45,6 +45,15 @@ def register(subparsers: Any) -> None:
         "--overlay", type=Path, help="overlay PNG (single answer) or folder of overlays (batch)"
     )
     p.add_argument("--masks", choices=["rle", "polygon"], default="rle", help="COCO mask format")
+    p.add_argument(
+        "--yolo-task", choices=["segment", "detect"], default="segment", help="YOLO label kind"
+    )
+    p.add_argument(
+        "--bbox-from",
+        choices=["model", "mask"],
+        default="model",
+        help="COCO bbox: the model's box, or the tight box of the mask",
+    )
     p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
     p.add_argument("--categories", help="fixed category list: a,b,c or @file with one per line")
     p.add_argument("--report", type=Path, help="write the JSON report here")
@@ -123,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         overlay_file=overlay_file,
         yolo=args.yolo,
         report=args.report,
+        yolo_task=args.yolo_task,
+        bbox_from=args.bbox_from,
         workers=1 if single else (args.workers or default_workers()),
         mask_format=args.masks,
         threshold=args.threshold,
@@ -138,12 +149,12 @@ def run(args: argparse.Namespace) -> int:
         clear_progress()
         return _usage(str(exc))
     clear_progress()
-    _print_report(report, unpaired, quiet=args.quiet)
+    print_report(report, unpaired, quiet=args.quiet)
     found = report.problems + report.failed + len(unpaired)
     return EXIT_PROBLEMS if (args.strict and found) else EXIT_OK
 
 
-def _print_report(report: BatchReport, unpaired: list[str], *, quiet: bool) -> None:
+def print_report(report: BatchReport, unpaired: list[str], *, quiet: bool) -> None:
     out = sys.stdout
     rows = []
     notes = []

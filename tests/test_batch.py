@@ -1,0 +1,165 @@
+"""Batch conversion: jobs, ordered merge with fresh ids, reports, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pycocotools.coco import COCO
+
+from boxmask.batch import BatchOptions, Job, jobs_from_dir, jobs_from_manifest, run_batch
+from boxmask.batch.jobs import ManifestError
+from boxmask.batch.merge import CocoMerger
+from boxmask.errors import ExportError
+from boxmask.testing.answers import make_items, to_answer_text
+
+
+def write_pairs(folder: Path, n: int, *, bad: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (320, 240), (i * 20 % 255, 80, 120)).save(folder / f"img{i:03d}.png")
+        text = "no JSON here" if i in bad else to_answer_text(make_items(3, seed=i))
+        (folder / f"img{i:03d}.txt").write_text(text)
+
+
+def test_jobs_from_dir_pairs_by_name(tmp_path: Path) -> None:
+    write_pairs(tmp_path, 3)
+    (tmp_path / "lonely.txt").write_text("[]")
+    (tmp_path / "img001.points.txt").write_text("[]")
+    jobs, unpaired = jobs_from_dir(tmp_path)
+    assert [Path(j.source).name for j in jobs] == [
+        "img000.txt",
+        "img001.points.txt",
+        "img001.txt",
+        "img002.txt",
+    ]
+    assert all(Path(j.image or "").stem == Path(j.source).name.split(".")[0] for j in jobs)
+    assert [Path(u).name for u in unpaired] == ["lonely.txt"]
+
+
+def test_manifest_forms_and_errors(tmp_path: Path) -> None:
+    write_pairs(tmp_path, 1)
+    response = {"candidates": [{"content": {"parts": [{"text": "[]"}]}}]}
+    lines = [
+        {"image": "img000.png", "answer": "img000.txt"},
+        {"image": "img000.png", "answer": '[{"box_2d": [1, 2, 3, 4], "label": "x"}]'},
+        {"image": "img000.png", "response": response},
+        {"width": 100, "height": 50, "answer": "[]"},
+    ]
+    manifest = tmp_path / "pairs.jsonl"
+    manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    jobs = list(jobs_from_manifest(manifest))
+    assert jobs[0].answer_path and jobs[1].answer_text and jobs[2].response == response
+    assert jobs[3].size == (100, 50)
+    manifest.write_text('{"image": "a.png"}\nnot json\n')
+    with pytest.raises(ManifestError, match="pairs.jsonl:1"):
+        list(jobs_from_manifest(manifest))
+
+
+def test_batch_writes_valid_coco_and_reports_every_problem(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "data", 6, bad={2})
+    jobs, _ = jobs_from_dir(tmp_path / "data")
+    opts = BatchOptions(coco=tmp_path / "coco.json", report=tmp_path / "report.json")
+    report = run_batch(jobs, opts)
+    assert report.failed == 1 and report.images == 5 and report.annotations == 15
+    coco = COCO(str(tmp_path / "coco.json"))
+    assert len(coco.imgs) == 5 and len(coco.anns) == 15
+    assert sorted(coco.anns) == list(range(1, 16))
+    saved = json.loads((tmp_path / "report.json").read_text())
+    failed = [f for f in saved["files"] if "error" in f]
+    assert len(failed) == 1 and failed[0]["answer"].endswith("img002.txt")
+    assert "no JSON" in failed[0]["error"]
+
+
+def test_output_identical_for_one_and_two_workers(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "data", 12, bad={4})
+    outputs = []
+    for workers in (1, 2):
+        jobs, _ = jobs_from_dir(tmp_path / "data")
+        out = tmp_path / f"w{workers}"
+        run_batch(
+            jobs,
+            BatchOptions(
+                coco=out / "coco.json", yolo=out / "yolo", report=out / "r.json", workers=workers
+            ),
+        )
+        outputs.append(
+            [
+                (out / "coco.json").read_bytes(),
+                (out / "r.json").read_bytes(),
+                (out / "yolo" / "data.yaml").read_bytes(),
+                (out / "yolo" / "labels" / "train" / "img011.txt").read_bytes(),
+            ]
+        )
+    assert outputs[0] == outputs[1]
+
+
+def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "d", 1)
+    target = tmp_path / "coco.json"
+    target.write_text("keep me")
+    jobs, _ = jobs_from_dir(tmp_path / "d")
+    with pytest.raises(ExportError, match="--force"):
+        run_batch(jobs, BatchOptions(coco=target))
+    assert target.read_text() == "keep me"
+    run_batch(jobs, BatchOptions(coco=target, force=True))
+    assert json.loads(target.read_text())["images"]
+
+
+def test_fixed_categories_skip_and_report_others(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "d", 2)
+    jobs, _ = jobs_from_dir(tmp_path / "d")
+    report = run_batch(jobs, BatchOptions(coco=tmp_path / "c.json", categories=("cup", "spoon")))
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [c["name"] for c in data["categories"]] == ["cup", "spoon"]
+    assert {a["category_id"] for a in data["annotations"]} <= {1, 2}
+    assert report.problems > 0
+
+
+def test_same_image_twice_is_one_image_entry(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "d", 1)
+    (tmp_path / "d" / "img000.more.txt").write_text(to_answer_text(make_items(2, seed=9)))
+    jobs, _ = jobs_from_dir(tmp_path / "d")
+    report = run_batch(jobs, BatchOptions(coco=tmp_path / "c.json"))
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["images"]) == 1 and len(data["annotations"]) == 5
+    assert report.problems == 0
+
+
+def test_exception_mid_batch_leaves_no_output(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "d", 3)
+    jobs, _ = jobs_from_dir(tmp_path / "d")
+
+    def explode(result: object, done: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(jobs, BatchOptions(coco=tmp_path / "c.json"), on_result=explode)
+    assert list(tmp_path.glob("*.json")) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_merger_renumbers_and_maps_categories(tmp_path: Path) -> None:
+    frag = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}],
+        "categories": [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}],
+    }
+    frag2 = json.loads(json.dumps(frag))
+    frag2["images"][0]["file_name"] = "b.jpg"
+    with CocoMerger(tmp_path / "m.json") as merger:
+        assert merger.add(frag) == (1, [])
+        assert merger.add(frag2) == (2, [])
+        merger.finish({}, [])
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert [a["id"] for a in data["annotations"]] == [1, 2]
+    assert [a["image_id"] for a in data["annotations"]] == [1, 2]
+    assert data["categories"] == [{"id": 1, "name": "y", "supercategory": ""}]
+
+
+def test_job_file_name_without_image() -> None:
+    assert Job(source="x/answer.txt", size=(5, 5)).file_name == "answer.jpg"
