@@ -55,7 +55,7 @@ def test_manifest_forms_and_errors(tmp_path: Path) -> None:
     assert jobs[0].answer_path and jobs[1].answer_text and jobs[2].response == response
     assert jobs[3].size == (100, 50)
     manifest.write_text('{"image": "a.png"}\nnot json\n')
-    with pytest.raises(ManifestError, match="pairs.jsonl:1"):
+    with pytest.raises(ManifestError, match=r"pairs\.jsonl:1"):
         list(jobs_from_manifest(manifest))
 
 

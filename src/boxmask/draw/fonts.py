@@ -224,9 +224,15 @@ def _key(font: LoadedFont) -> str:
     path = getattr(font, "path", None)
     if isinstance(path, (str, os.PathLike)):
         key = f"{os.fspath(path)}#{getattr(font, 'index', 0)}"
-    else:  # Pillow's built-in fonts are loaded from memory
+    elif path is not None:  # loaded from memory: every size variant shares the buffer
+        key = f"memory:{id(path)}#{getattr(font, 'index', 0)}"
+    else:  # Pillow's bitmap font
         key = f"{type(font).__name__}:{id(font)}"
-    _KEYED.setdefault(key, font)
+    if key not in _KEYED:
+        if len(_KEYED) >= 256:  # bound the memory of fonts seen once
+            _KEYED.clear()
+            _covers_char.cache_clear()
+        _KEYED[key] = font  # holds the font (and its buffer), so the id stays unique
     return key
 
 
