@@ -117,6 +117,7 @@ class CocoDataset:
         self._image_ids: set[int] = set()
         self._file_names: set[str] = set()
         self._by_image: dict[int, list[int]] | None = None
+        self._left_out: set[int] = set()  # annotation ids reported missing from results
 
     def __len__(self) -> int:
         return len(self.images)
@@ -287,6 +288,9 @@ class CocoDataset:
             else:
                 segmentation = ann.get("segmentation")
                 if segmentation is None:
+                    if ann["id"] in self._left_out:
+                        continue
+                    self._left_out.add(ann["id"])
                     self.problems.append(
                         ExportProblem(
                             names.get(ann["image_id"]),

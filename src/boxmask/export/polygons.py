@@ -29,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from boxmask.export._pool import map_crops
+
 __all__ = ["MaskPolygons", "crop_to_polygons", "crops_to_polygons"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -172,6 +174,31 @@ def _pixel_region(x0: int, y0: int, crop: BoolArray) -> Any:
     return shapely.simplify(shapely.union_all(boxes), 0.0)
 
 
+def _region_with_holes(x0: int, y0: int, crop: BoolArray, depth: int = 0) -> Any:
+    """Exact pixel-edge region of a crop with holes, or None when a ring cannot be grown
+    into a valid polygon (the caller then takes :func:`_pixel_region`).
+
+    The grown outer rings cover the parts *and* their holes; the holes (background
+    pixels inside the outer rings) are found the same way, recursively, so islands
+    inside holes are kept, and subtracted.
+    """
+    outer, has_holes = _outer_rings(x0, y0, crop)
+    polygons = np.array([shapely.polygons(ring) for ring in _grow_rings(outer)], dtype=object)
+    if not shapely.is_valid(polygons).all():
+        return None
+    region = shapely.union_all(polygons)
+    if has_holes and depth < 64:
+        filled = np.zeros(crop.shape, dtype=np.uint8)
+        cv2.drawContours(filled, list(outer), -1, 1, thickness=cv2.FILLED, offset=(-x0, -y0))
+        holes = filled.view(np.bool_) & ~crop
+        if holes.any():
+            inner = _region_with_holes(x0, y0, holes, depth + 1)
+            if inner is None:
+                return None
+            region = shapely.difference(region, inner)
+    return region
+
+
 def _suspicious(rings: Sequence[FloatArray], sources: Sequence[npt.NDArray[np.int32]]) -> BoolArray:
     """Rings whose offset may self-intersect: the contour turns back (reversal, seen as
     more output than input points) or passes through one pixel more than once."""
@@ -227,12 +254,9 @@ def crops_to_polygons(crops: Iterable[Crop], *, tolerance: float = 0.0) -> list[
     if tolerance < 0 or not np.isfinite(tolerance):
         raise ValueError(f"tolerance must be a finite number >= 0 (pixels), got {tolerance}")
     items = list(crops)
-    outers: list[list[npt.NDArray[np.int32]]] = []
-    holed: list[bool] = []
-    for x0, y0, crop in items:
-        outer, has_holes = _outer_rings(x0, y0, crop)
-        outers.append(outer)
-        holed.append(has_holes)
+    traced = map_crops(lambda item: _outer_rings(*item), items)
+    outers = [outer for outer, _ in traced]
+    holed = [has_holes for _, has_holes in traced]
     sources = [ring for outer in outers for ring in outer]
     grown = _grow_rings(sources)
     check = np.flatnonzero(_suspicious(grown, sources))
@@ -246,7 +270,12 @@ def crops_to_polygons(crops: Iterable[Crop], *, tolerance: float = 0.0) -> list[
         parts = grown[start : start + len(outer)]
         bad = bool(invalid[start : start + len(outer)].any())
         start += len(outer)
-        if has_holes or bad:
+        if has_holes and not bad:
+            region = _region_with_holes(x0, y0, crop)
+            if region is None:
+                region = _pixel_region(x0, y0, crop)
+            results.append(_from_geometry(region, tolerance))
+        elif bad:
             results.append(_from_geometry(_pixel_region(x0, y0, crop), tolerance))
         elif tolerance > 0:
             results.append(_from_geometry([shapely.polygons(p) for p in parts], tolerance))
