@@ -156,3 +156,13 @@ def test_empty_and_no_mask_items() -> None:
 def test_negative_tolerance_is_rejected() -> None:
     with pytest.raises(ValueError):
         crop_to_polygons(0, 0, np.ones((2, 2), bool), tolerance=-1)
+
+
+def test_uint8_crops_are_read_as_nonzero() -> None:
+    crop = np.zeros((5, 6), dtype=np.uint8)
+    crop[1:4, 1:5] = 255
+    crop[2, 2] = 0  # a hole
+    as_bool = crop_to_polygons(3, 4, crop > 0)
+    as_uint8 = crop_to_polygons(3, 4, crop)
+    assert as_uint8.has_holes
+    assert [p.tolist() for p in as_uint8.parts] == [p.tolist() for p in as_bool.parts]

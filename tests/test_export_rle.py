@@ -169,3 +169,8 @@ def test_uncompressed_counts_decode() -> None:
 def test_malformed_rle_raises_export_error(rle: dict) -> None:
     with pytest.raises(ExportError):
         rle_to_crop(rle)
+
+
+def test_uint8_crops_are_read_as_nonzero() -> None:
+    crop = (np.arange(12).reshape(3, 4) % 3).astype(np.uint8) * 100
+    assert crop_to_rle(1, 2, crop, 8, 6) == crop_to_rle(1, 2, crop > 0, 8, 6)

@@ -80,6 +80,8 @@ def _outer_rings(x0: int, y0: int, crop: BoolArray) -> tuple[list[npt.NDArray[np
     whether the crop has holes. Parts lying inside a hole are outer rings too."""
     if crop.size == 0:
         return [], False
+    if crop.dtype != np.bool_:
+        crop = np.asarray(crop) != 0
     contours, hierarchy = cv2.findContours(
         np.ascontiguousarray(crop).view(np.uint8),
         cv2.RETR_CCOMP,
@@ -253,7 +255,10 @@ def crops_to_polygons(crops: Iterable[Crop], *, tolerance: float = 0.0) -> list[
     """
     if tolerance < 0 or not np.isfinite(tolerance):
         raise ValueError(f"tolerance must be a finite number >= 0 (pixels), got {tolerance}")
-    items = list(crops)
+    items = [
+        (int(x0), int(y0), crop if crop.dtype == np.bool_ else np.asarray(crop) != 0)
+        for x0, y0, crop in crops
+    ]
     traced = map_crops(lambda item: _outer_rings(*item), items)
     outers = [outer for outer, _ in traced]
     holed = [has_holes for _, has_holes in traced]
