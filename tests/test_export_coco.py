@@ -284,3 +284,32 @@ def test_same_input_gives_byte_identical_files(tmp_path: Path) -> None:
 
 def test_lazy_public_name() -> None:
     assert boxmask.CocoDataset is CocoDataset
+
+
+def test_loaded_dataset_keeps_category_ids_and_continues_ids(tmp_path: Path) -> None:
+    data = {
+        "images": [{"id": 7, "file_name": "a.jpg", "width": WIDTH, "height": HEIGHT}],
+        "annotations": [
+            {
+                "id": 40,
+                "image_id": 7,
+                "category_id": 5,
+                "bbox": [1.0, 2.0, 3.0, 4.0],
+                "area": 12.0,
+                "iscrowd": 0,
+                "segmentation": [[1, 2, 4, 2, 4, 6, 1, 6]],
+            }
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 5, "name": "dog"}],
+    }
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    ds = CocoDataset.load(path)
+    d = ds.to_detections(7)
+    assert d.labels == ["dog"] and d.scores is None
+    np.testing.assert_allclose(d.boxes, [[1, 2, 4, 6]])
+    assert d.masks.areas.tolist() == [12]  # polygon rasterized as pycocotools does
+    assert ds.add(_detections(["cat", "dog"]), "b.jpg") == 8
+    assert [a["id"] for a in ds.annotations] == [40, 41, 42]
+    assert [a["category_id"] for a in ds.annotations[1:]] == [1, 5]
+    _quiet(COCO, str(ds.save(tmp_path / "out.json")))

@@ -118,6 +118,7 @@ class CocoDataset:
         self._file_names: set[str] = set()
         self._by_image: dict[int, list[int]] | None = None
         self._left_out: set[int] = set()  # annotation ids reported missing from results
+        self._next_annotation_id = 1
 
     def __len__(self) -> int:
         return len(self.images)
@@ -184,7 +185,7 @@ class CocoDataset:
         segmentations = self._segmentations(masks, with_pixels) if masks is not None else {}
         tight = masks.tight_boxes() if masks is not None and self.bbox_from == "mask" else None
         scores = detections.scores
-        next_id = len(self.annotations) + 1
+        next_id = self._next_annotation_id
         for i in range(n):
             index = int(detections.source_index[i])
             if not detections.has_box[i]:
@@ -247,6 +248,7 @@ class CocoDataset:
                 ann["score"] = float(scores[i])
             self.annotations.append(ann)
             next_id += 1
+        self._next_annotation_id = next_id
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
@@ -344,6 +346,10 @@ class CocoDataset:
         out.licenses = list(data.get("licenses") or [])
         out.images = list(data["images"])
         out.annotations = list(data["annotations"])
+        try:
+            out._next_annotation_id = max((int(a["id"]) for a in out.annotations), default=0) + 1
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ExportError(f"malformed COCO annotation id: {exc!r}") from exc
         if any(isinstance(a.get("segmentation"), list) for a in out.annotations[:1]):
             out.mask_format = "polygon"
         return out
