@@ -33,8 +33,10 @@ _LAZY = {
     "AsyncClient": "boxmask.api.client",
 }
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+if TYPE_CHECKING:  # pragma: no cover - typed names for checkers, loaded lazily at runtime
+    from boxmask.api.client import AsyncClient, Client
+    from boxmask.draw import draw, save_overlay
+    from boxmask.export.coco import CocoDataset
 
 
 def __getattr__(name: str) -> Any:
@@ -51,7 +53,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AnswerInfo",
     "ApiError",
+    "AsyncClient",
     "BoxmaskError",
+    "Client",
+    "CocoDataset",
     "Detection",
     "Detections",
     "ExportError",
@@ -61,5 +66,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "__version__",
+    "draw",
     "parse",
+    "save_overlay",
 ]

@@ -9,10 +9,7 @@ crop-native :class:`~boxmask.Masks`). Item-level faults never raise: they become
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,45 +28,12 @@ from boxmask.masks.png import (
 from boxmask.masks.polygon import rasterize_polygons
 from boxmask.masks.store import Crop, Masks
 from boxmask.problems import Problem, ProblemKind
+from boxmask.threads import map_ordered
 
 __all__ = ["parse"]
 
 _LABEL_FALLBACKS = ("name", "class", "class_name", "category", "text")
 _SCORE_KEYS = ("confidence", "score")
-_PARALLEL_MIN_MASKS = 8
-#: Threads that decode the masks of one answer (None: one per CPU, at most 8). Batch
-#: workers set 1, since they already run one process per CPU.
-DECODE_THREADS: int | None = None
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor | None:
-    global _pool
-    threads = DECODE_THREADS if DECODE_THREADS is not None else min(8, os.cpu_count() or 1)
-    if threads <= 1:
-        return None
-    if _pool is None or _pool._max_workers != threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="boxmask-decode")
-    return _pool
-
-
-def _forget_pool_after_fork() -> None:
-    # A forked child inherits the pool object but not its threads.
-    global _pool
-    _pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-@dataclass
-class _PngTask:
-    out_index: int
-    source_index: int
-    payload: str
-
-
 def _number(value: Any) -> tuple[float, bool] | None:
     """A finite float from a JSON number or numeric string; (value, was_string)."""
     if isinstance(value, bool):
@@ -511,8 +475,7 @@ class _Builder:
             x0, y0 = int(paste[r][0]), int(paste[r][1])
             return r, (x0 + cx[0], y0 + cy[0], crop), prob, None, ""
 
-        pool = _executor() if len(plans) >= _PARALLEL_MIN_MASKS else None
-        results = list(pool.map(run, plans)) if pool is not None else [run(p) for p in plans]
+        results = map_ordered(run, plans)
         for r, result_crop, prob, kind, message in results:
             if kind is not None:
                 self.problem(self.source[r], ProblemKind(kind), message)

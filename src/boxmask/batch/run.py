@@ -80,8 +80,12 @@ def _in_order(
 ) -> Iterator[JobResult]:
     """Results in input order, with a bounded number of jobs in flight (flat memory)."""
     if workers <= 1:
-        for task in tasks:
-            yield convert_job(task)
+        # One worker means one CPU: run inline without helper threads, as a worker would.
+        from boxmask.threads import using
+
+        with using(1):
+            for task in tasks:
+                yield convert_job(task)
         return
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)

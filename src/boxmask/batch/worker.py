@@ -51,12 +51,9 @@ class JobResult:
 def init_worker(single_threaded: bool) -> None:
     """Process-pool initializer: one process per CPU, so no threads inside."""
     if single_threaded:
-        import cv2
+        from boxmask.threads import set_threads
 
-        import boxmask.parse as parse_module
-
-        cv2.setNumThreads(1)
-        parse_module.DECODE_THREADS = 1
+        set_threads(1)
 
 
 def _read_answer(job: Job) -> Any:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image
+from boxmask.images import image_size
 
 __all__ = ["format_table", "image_size", "parse_size", "read_answer_arg"]
 
@@ -21,19 +21,6 @@ def parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return width, height
-
-
-def image_size(path: str | Path) -> tuple[int, int]:
-    """Upright (EXIF-transposed) pixel size of an image file, read from its header."""
-    with Image.open(path) as im:
-        width, height = im.size
-        try:
-            orientation = im.getexif().get(0x0112, 1)
-        except Exception:  # pragma: no cover - corrupt EXIF
-            orientation = 1
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
     return width, height
 
 
