@@ -166,3 +166,24 @@ def test_uint8_crops_are_read_as_nonzero() -> None:
     as_uint8 = crop_to_polygons(3, 4, crop)
     assert as_uint8.has_holes
     assert [p.tolist() for p in as_uint8.parts] == [p.tolist() for p in as_bool.parts]
+
+
+# A 49×59 noise mask whose hole region has a ring touching itself diagonally around an
+# island: cv2.drawContours filled the region differently from the grown polygon here.
+_HOLES_CASE = (
+    "dbe71556ecd825a85b4fddca077716c567c21d9deb39c398212e4866fe244762dfb0f1955e932764282d895a"
+    "f98898bde31285b4aed4235e5922d78b7358f0bee895f05f7f2dda7e9e0241f137b087863959f4bfc7feb456"
+    "bc0fe3896ed78feedfdce97a10dcaec6662e11f2fb1648a4fba3e16b857b999681abf358e303630b8bef4621"
+    "e28cb85236fbe527b6cf7109dd17e3d569d256864d4d705deee71926c91759f4bf416a42d3873cccf8bf3ef3"
+    "7d474ea993c32264fc079b3d883307315293ee0c5cd3187a80af06d55cd373e890f5392c92c88a1655c7cf10"
+    "bddd16ff60d59bd9c9e2b3a9018bdd08f1cebd7c71013b438bd86f41e2285d3f868d72d6370e5a5b88d26d85"
+    "29d1f2128e558f9f603a8b568712043e40327c750dabae38efd535e9e96f534444709b8ea96172677fcb1ee6"
+    "0282d8529059daf457770d59afa8c1d857d15f18526f9f9758e5bbfabda44ab8f9c84d36dfb0f4ae4bf573ae"
+    "5fafef26f2bb1b64daa0"
+)
+
+
+def test_hole_region_with_self_touching_ring() -> None:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(_HOLES_CASE), dtype=np.uint8))
+    dense = bits[: 49 * 59].reshape(49, 59).astype(bool)
+    assert _check(dense).has_holes

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import shapely
 
 from boxmask.export._pool import map_crops
+from boxmask.masks.polygon import rasterize_polygon
 
 __all__ = ["MaskPolygons", "crop_to_polygons", "crops_to_polygons"]
 
@@ -185,14 +186,20 @@ def _region_with_holes(x0: int, y0: int, crop: BoolArray, depth: int = 0) -> Any
     inside holes are kept, and subtracted.
     """
     outer, has_holes = _outer_rings(x0, y0, crop)
-    polygons = np.array([shapely.polygons(ring) for ring in _grow_rings(outer)], dtype=object)
+    grown = _grow_rings(outer)
+    polygons = np.array([shapely.polygons(ring) for ring in grown], dtype=object)
     if not shapely.is_valid(polygons).all():
         return None
     region = shapely.union_all(polygons)
     if has_holes and depth < 64:
-        filled = np.zeros(crop.shape, dtype=np.uint8)
-        cv2.drawContours(filled, list(outer), -1, 1, thickness=cv2.FILLED, offset=(-x0, -y0))
-        holes = filled.view(np.bool_) & ~crop
+        # Pixels whose centres the grown rings enclose, rasterized the way pycocotools
+        # does (cv2.drawContours can disagree where a ring touches itself diagonally).
+        filled = np.zeros(crop.shape, dtype=np.bool_)
+        for ring in grown:
+            px, py, part = rasterize_polygon(ring - (x0, y0), crop.shape[1], crop.shape[0])
+            region_of = filled[py : py + part.shape[0], px : px + part.shape[1]]
+            np.logical_or(region_of, part, out=region_of)
+        holes = filled & ~crop
         if holes.any():
             inner = _region_with_holes(x0, y0, holes, depth + 1)
             if inner is None:
