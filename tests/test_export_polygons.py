@@ -88,6 +88,20 @@ def test_thin_lines_and_branches(h: int, w: int, seed: int) -> None:
     _check(canvas.astype(bool), 1, 2)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(3, 40), st.integers(3, 40), st.integers(0, 2**32 - 1), st.floats(0.3, 3.0))
+def test_simplified_polygons_are_valid(h: int, w: int, seed: int, tolerance: float) -> None:
+    rng = np.random.default_rng(seed)
+    small = rng.random((max(2, h // 4), max(2, w // 4)))
+    dense = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    full = Masks.from_dense(dense).to_polygons()[0]
+    mp = Masks.from_dense(dense).to_polygons(tolerance=tolerance)[0]
+    for ring in mp.parts:
+        assert len(ring) >= 3
+        assert shapely.is_valid(shapely.Polygon(ring))
+    assert sum(map(len, mp.parts)) <= sum(map(len, full.parts)) + 4 * len(full.parts)
+
+
 def test_every_3x3_mask() -> None:
     for bits in itertools.product([False, True], repeat=9):
         dense = np.array(bits, dtype=bool).reshape(3, 3)
@@ -145,6 +159,8 @@ def test_real_format_masks_exact_and_simplified() -> None:
         iou = (got & m).sum() / (got | m).sum()
         assert m.sum() < 300 or iou >= 0.985, (i, iou)
         assert sum(map(len, s.parts)) <= sum(map(len, e.parts))
+        for ring in s.parts:
+            assert len(ring) >= 3 and shapely.is_valid(shapely.Polygon(ring))
 
 
 def test_empty_and_no_mask_items() -> None:
