@@ -11,8 +11,9 @@ takes seconds), against baselines measured in the same run:
   alternative the numpy crop encoder was chosen over). Target >= 10×.
 - ``Masks.to_polygons`` (exact, half-pixel corrected) vs ``cv2.findContours`` on dense
   masks (dense build counted; raw contours, no correction). Target >= 20×.
-- boxmask spreads per-crop work over a thread pool (OpenCV and numpy release the GIL);
-  the "1 thread" rows give the serial figures, the baselines are serial.
+- boxmask spreads per-crop work over its thread pool (``boxmask.threads``; OpenCV and
+  numpy release the GIL); the "1 thread" rows give the serial figures, the baselines
+  are serial.
 - answer text → COCO dict: ``boxmask.parse`` + ``CocoDataset.add`` + ``to_dict`` vs
   supervision ``Detections.from_vlm(GOOGLE_GEMINI_2_5)`` + ``detections_to_coco_annotations``.
   Target >= 100×.
@@ -50,18 +51,11 @@ def once(fn: Callable[[], object]) -> float:
 
 
 def single_thread(fn: Callable[[], float]) -> float:
-    """Run ``fn`` with boxmask's export pool limited to one worker (the serial figure)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Run ``fn`` with boxmask's thread pool limited to one thread (the serial figure)."""
+    from boxmask.threads import using
 
-    from boxmask.export import _pool
-
-    saved = _pool._pool
-    _pool._pool = ThreadPoolExecutor(max_workers=1)
-    try:
+    with using(1):
         return fn()
-    finally:
-        _pool._pool.shutdown()
-        _pool._pool = saved
 
 
 def answer_text() -> str:

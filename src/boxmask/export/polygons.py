@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from boxmask.export._pool import map_crops
 from boxmask.masks.polygon import rasterize_polygon
+from boxmask.threads import map_ordered
 
 __all__ = ["MaskPolygons", "crop_to_polygons", "crops_to_polygons"]
 
@@ -288,7 +288,7 @@ def crops_to_polygons(crops: Iterable[Crop], *, tolerance: float = 0.0) -> list[
         (int(x0), int(y0), crop if crop.dtype == np.bool_ else np.asarray(crop) != 0)
         for x0, y0, crop in crops
     ]
-    traced = map_crops(lambda item: _outer_rings(*item), items)
+    traced = map_ordered(lambda item: _outer_rings(*item), items)
     outers = [outer for outer, _ in traced]
     holed = [has_holes for _, has_holes in traced]
     sources = [ring for outer in outers for ring in outer]

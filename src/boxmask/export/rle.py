@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boxmask.errors import ExportError
-from boxmask.export._pool import map_crops
+from boxmask.threads import map_ordered
 
 __all__ = [
     "CocoRle",
@@ -212,7 +212,7 @@ def crops_to_rle(crops: Iterable[Crop], width: int, height: int) -> list[CocoRle
 
     Same output as :func:`crop_to_rle` per crop, with one vectorized compression pass.
     """
-    runs = map_crops(lambda c: crop_counts(c[0], c[1], c[2], width, height), list(crops))
+    runs = map_ordered(lambda c: crop_counts(c[0], c[1], c[2], width, height), list(crops))
     size = [int(height), int(width)]
     return [{"size": list(size), "counts": text} for text in _compress_many(runs)]
 
