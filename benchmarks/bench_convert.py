@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, table  # noqa: E402
-
-from boxmask.testing.answers import make_items, to_answer_text  # noqa: E402
+from _common import machine, table
+from boxmask.testing.answers import make_items, to_answer_text
 
 WIDTH, HEIGHT, MASKS, DISTINCT = 1920, 1080, 20, 100
 
@@ -56,8 +55,21 @@ def prepare(folder: Path, total: int) -> Path:
 def convert(manifest: Path, out: Path, workers: int) -> tuple[float, int]:
     """Wall time and largest RSS (bytes) of one CLI run."""
     cmd = [
-        sys.executable, "-c", CHILD, sys.executable, "-m", "boxmask.cli.main", "convert",
-        "--manifest", str(manifest), "--coco", str(out), "--workers", str(workers), "--force", "--quiet",
+        sys.executable,
+        "-c",
+        CHILD,
+        sys.executable,
+        "-m",
+        "boxmask.cli.main",
+        "convert",
+        "--manifest",
+        str(manifest),
+        "--coco",
+        str(out),
+        "--workers",
+        str(workers),
+        "--force",
+        "--quiet",
     ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -84,8 +96,12 @@ def main() -> None:
                 rows.append([n, workers, seconds, n / seconds, rss / 2**20, size / 2**20])
         print(table(["answers", "workers", "s", "answers/s", "peak RSS MiB", "coco MiB"], rows))
         n = args.answers
-        print(f"\n2 workers vs 1 ({n} answers): {results[(n, 1)] / results[(n, 2)]:.2f}x throughput (target >= 1.7)")
-        print(f"CPUs available: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}")
+        print(
+            f"\n2 workers vs 1 ({n} answers): {results[(n, 1)] / results[(n, 2)]:.2f}x throughput (target >= 1.7)"
+        )
+        print(
+            f"CPUs available: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}"
+        )
         _ = resource  # RSS comes from the child wrapper (RUSAGE_CHILDREN of the CLI run)
 
 

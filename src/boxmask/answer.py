@@ -44,7 +44,6 @@ _BLOCK_REASONS = frozenset(
     {"SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "RECITATION"}
 )
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_.+-]*)[^\n`]*\n?(.*?)(?:```|\Z)", re.S)
 _STRUCT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"')
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _UNQUOTED_TOKENS = re.compile(r'(:\s*)(<start_of_mask>[^,}\]"\n]*)')
@@ -220,14 +219,44 @@ def _unwrap_envelope(value: Any) -> tuple[str, AnswerInfo]:
 
 
 # ------------------------------------------------------------------------- text
+def _fenced_blocks(text: str) -> list[str]:
+    """Bodies of ``` fences, in order. Any opener spelling (```json, ```JSON, ``` json,
+    indented); a missing closing fence runs to the end. Plain str.find, no regex: the
+    answers can be megabytes of base64."""
+    blocks = []
+    pos = text.find("```")
+    while pos != -1:
+        line_end = text.find("\n", pos + 3)
+        if line_end == -1:
+            line_end = len(text)
+        opener = text[pos + 3 : line_end]
+        close_inline = opener.find("```")
+        if close_inline != -1:  # ```[...]``` on one line
+            blocks.append(
+                opener[:close_inline].lstrip(
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ "
+                )
+            )
+            pos = text.find("```", pos + 3 + close_inline + 3)
+            continue
+        stripped = opener.strip()
+        if stripped[:1] in ("[", "{"):  # JSON right after the fence, same line
+            body_start = pos + 3 + opener.index(stripped[0])
+        else:
+            body_start = line_end + 1
+        close = text.find("```", body_start)
+        blocks.append(text[body_start : len(text) if close == -1 else close])
+        if close == -1:
+            break
+        pos = text.find("```", close + 3)
+    return blocks
+
+
 def _candidate_regions(text: str) -> list[str]:
     """Fenced blocks that hold JSON (in order), then the whole text."""
     regions = []
     if "```" in text:
-        for match in _FENCE.finditer(text):
-            body = match.group(2)
-            if "[" in body or "{" in body:
-                regions.append(body)
+        regions = [body for body in _fenced_blocks(text) if "[" in body or "{" in body]
     regions.append(text)
     return regions
 

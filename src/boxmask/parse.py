@@ -34,6 +34,8 @@ __all__ = ["parse"]
 
 _LABEL_FALLBACKS = ("name", "class", "class_name", "category", "text")
 _SCORE_KEYS = ("confidence", "score")
+
+
 def _number(value: Any) -> tuple[float, bool] | None:
     """A finite float from a JSON number or numeric string; (value, was_string)."""
     if isinstance(value, bool):
