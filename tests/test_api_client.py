@@ -73,14 +73,14 @@ def test_detect_finds_every_shape_with_pixel_accuracy(fake: FakeGemini, api: str
     request = fake.model_requests()[-1].json()
     if api == "interactions":
         assert request["store"] is False and "response_format" in request
-        assert [b["type"] for b in request["input"]] == ["image", "text"]
+        assert [b["type"] for b in request["input"]] == ["text", "image"]
         assert request["generation_config"]["thinking_level"] == "low"
     else:
         config = request["generationConfig"]
         assert config["responseMimeType"] == "application/json"
         assert config["responseJsonSchema"]["maxItems"] == 25
         assert config["temperature"] == 0.5
-        assert list(request["contents"][0]["parts"][0]) == ["inlineData"]
+        assert list(request["contents"][0]["parts"][1]) == ["inlineData"]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_url_input_is_sent_as_uri_and_downloaded_without_the_key(fake: FakeGemin
     assert len(d) == 2 and "2 shape(s)" in caption
     downloads = [r for r in fake.requests if r.endpoint == "static"]
     assert downloads and not any(r.has_key for r in downloads)
-    sent = fake.model_requests()[0].json()["input"][0]
+    sent = fake.model_requests()[0].json()["input"][1]
     assert sent["uri"] == url and sent["mime_type"] == "image/png"
     # only detect downloads (to read the size); ask passes the URL through
     assert len(downloads) == 1
@@ -208,7 +208,7 @@ def test_prompt_overrides_reach_the_wire(fake: FakeGemini) -> None:
             thinking="off",
         )
     body = fake.model_requests()[-1].json()
-    assert body["input"][1]["text"] == "Find the bounding boxes of red shapes, please."
+    assert body["input"][0]["text"] == "Find the bounding boxes of red shapes, please."
     assert "system_instruction" not in body
     assert body["response_format"]["schema"]["maxItems"] == 2
     assert body["generation_config"]["thinking_level"] == "minimal"

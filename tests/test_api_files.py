@@ -203,7 +203,7 @@ def test_files_uris_names_and_file_objects_as_inputs(fake: FakeGemini) -> None:
         np.testing.assert_allclose(by_file.boxes, by_uri.boxes)
         np.testing.assert_allclose(by_file.boxes, by_name.boxes)
         assert (by_name.width, by_name.height) == (400, 300)
-    part = fake.model_requests()[-1].json()["contents"][0]["parts"][0]
+    part = fake.model_requests()[-1].json()["contents"][0]["parts"][1]
     assert part == {"fileData": {"fileUri": f.uri, "mimeType": "image/png"}}
     # a client that did not upload it needs the size
     with make(fake) as stranger:

@@ -365,7 +365,7 @@ class Engine:
             temperature=tp.temperature if self.api == "generate_content" else None,
         )
         response = yield from self.generate(
-            [image, TextPart(tp.text)], settings, model=model, upload=upload, need_size=True
+            [TextPart(tp.text), image], settings, model=model, upload=upload, need_size=True
         )
         sent = response.images[0]
         width, height = sent.width, sent.height
@@ -406,9 +406,9 @@ class Engine:
         image_list = list(images) if many else [images]
         if not image_list:
             raise ValueError("ask needs at least one image")
-        # Guide tips: one image → the text after it; several → the text first.
-        text = TextPart(prompt)
-        items = [*image_list, text] if len(image_list) == 1 else [text, *image_list]
+        # The text goes first, then the images in the caller's order (the rule,
+        # and what the guide's Interactions examples do).
+        items = [TextPart(prompt), *image_list]
         response = yield from self.generate(items, settings, model=model, upload=upload)
         if response.truncated and not allow_truncated:
             raise TruncatedError(
