@@ -62,7 +62,7 @@ def test_legacy_outputs_and_batch_nesting() -> None:
 @pytest.mark.parametrize(
     ("value", "match"),
     [
-        ({"candidates": []}, "no candidates"),
+        ({"candidates": []}, "blocked"),
         ({"candidates": [{"content": {"parts": []}, "finishReason": "SAFETY"}]}, "blocked"),
         ({"status": "failed", "steps": [], "errors": [{"message": "boom"}]}, "failed"),
         ({"choices": []}, "no choices"),

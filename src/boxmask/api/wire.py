@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from boxmask.envelopes import (
+    ResponseText,
+    read_generate_content,
+    read_interaction,
+)
 from boxmask.tokens import is_gemini3
 
 __all__ = [
@@ -34,19 +39,6 @@ API_KINDS: tuple[str, ...] = ("interactions", "generate_content")
 #: "off" / "minimal" / "low" / "medium" / "high", or a thinking budget in tokens.
 Thinking = Literal["off", "minimal", "low", "medium", "high"] | int
 
-BLOCK_REASONS = frozenset(
-    {
-        "SAFETY",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "RECITATION",
-        "OTHER",
-    }
-)
-_TRUNCATED = frozenset({"MAX_TOKENS", "INCOMPLETE", "BUDGET_EXCEEDED"})
 _LEVELS = ("off", "minimal", "low", "medium", "high")
 # Gemini 2.x thinking budgets standing in for levels (tokens; -1 is "dynamic").
 _BUDGETS = {"off": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": -1}
@@ -217,102 +209,8 @@ def build_body(api: str, model: str, parts: list[Part], settings: GenerationSett
 
 
 # ------------------------------------------------------------------------ responses
-@dataclass(frozen=True)
-class Answer:
-    """What a model call returned, API-neutral.
-
-    ``block_reason`` is set when the prompt or the answer was blocked (SAFETY, …);
-    ``failure`` when an interaction ended ``failed`` for another reason.
-    """
-
-    text: str
-    finish_reason: str | None
-    usage: dict[str, Any] | None
-    model: str | None
-    response_id: str | None
-    block_reason: str | None = None
-    failure: str | None = None
-
-    @property
-    def truncated(self) -> bool:
-        """The model stopped at its output limit (MAX_TOKENS / incomplete)."""
-        return (self.finish_reason or "").upper() in _TRUNCATED
-
-
-def _gc_text(parts: Any) -> str:
-    if not isinstance(parts, list):
-        return ""
-    return "".join(
-        p["text"]
-        for p in parts
-        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-    )
-
-
-def _read_generate_content(resp: dict[str, Any]) -> Answer:
-    raw_usage = resp.get("usageMetadata")
-    usage = raw_usage if isinstance(raw_usage, dict) else None
-    model, response_id = resp.get("modelVersion"), resp.get("responseId")
-    candidates = resp.get("candidates")
-    if not isinstance(candidates, list) or not candidates:
-        feedback = resp.get("promptFeedback")
-        reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
-        blocked = str(reason or "BLOCKED_REASON_UNSPECIFIED")
-        return Answer("", None, usage, model, response_id, block_reason=blocked)
-    cand = candidates[0] if isinstance(candidates[0], dict) else {}
-    content = cand.get("content")
-    text = _gc_text(content.get("parts") if isinstance(content, dict) else None)
-    finish = cand.get("finishReason")
-    finish = str(finish) if finish is not None else None
-    block = finish if finish and finish.upper() in BLOCK_REASONS else None
-    return Answer(text, finish, usage, model, response_id, block_reason=block)
-
-
-def _output_text(steps: list[Any]) -> str:
-    """The SDK's ``output_text``: the last run of text items of the trailing model steps."""
-    trailing: list[dict[str, Any]] = []
-    for step in reversed(steps):
-        if not isinstance(step, dict) or step.get("type") == "user_input":
-            break
-        if step.get("type") == "model_output":
-            trailing.insert(0, step)
-    items = [c for s in trailing for c in (s.get("content") or []) if isinstance(c, dict)]
-    run: list[str] = []
-    for item in reversed(items):
-        if item.get("type") == "text" and isinstance(item.get("text"), str):
-            run.insert(0, item["text"])
-        elif run:
-            break
-    return "".join(run)
-
-
-def _read_interaction(resp: dict[str, Any]) -> Answer:
-    steps = resp.get("steps")
-    if not isinstance(steps, list):
-        steps = [{"type": "model_output", "content": resp.get("outputs") or []}]
-    text = _output_text(steps)
-    status = resp.get("status")
-    status = str(status) if status is not None else None
-    usage = resp.get("usage")
-    answer = Answer(
-        text,
-        status.upper() if status else None,
-        usage if isinstance(usage, dict) else None,
-        resp.get("model"),
-        resp.get("id"),
-    )
-    if status != "failed":
-        return answer
-    messages = [str(e.get("message", e)) for e in resp.get("errors") or [] if isinstance(e, dict)]
-    for step in steps:
-        error = step.get("error") if isinstance(step, dict) else None
-        if isinstance(error, dict):
-            messages.append(str(error.get("message", "")))
-    joined = "; ".join(m for m in messages if m) or "the interaction failed"
-    for reason in sorted(BLOCK_REASONS - {"OTHER"}):
-        if reason in joined.upper():
-            return replace(answer, block_reason=reason, failure=joined)
-    return replace(answer, failure=joined)
+#: What a model call returned, API-neutral (shared with :mod:`boxmask.envelopes`).
+Answer = ResponseText
 
 
 def read_answer(api: str, resp: Any) -> Answer:
@@ -322,10 +220,10 @@ def read_answer(api: str, resp: Any) -> Answer:
     if api == "interactions":
         if "steps" not in resp and "outputs" not in resp and "status" not in resp:
             raise ValueError("not an Interaction resource (no steps or status)")
-        return _read_interaction(resp)
+        return read_interaction(resp)
     if "candidates" not in resp and "promptFeedback" not in resp:
         raise ValueError("not a generateContent response (no candidates or promptFeedback)")
-    return _read_generate_content(resp)
+    return read_generate_content(resp)
 
 
 # --------------------------------------------------------------------------- errors
