@@ -20,7 +20,14 @@ from boxmask.batch.merge import CocoMerger, check_writable
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, init_worker
 from boxmask.errors import ExportError
 
-__all__ = ["BatchOptions", "BatchReport", "run_batch"]
+__all__ = [
+    "BatchOptions",
+    "BatchReport",
+    "OverlayNames",
+    "ResultCollector",
+    "run_batch",
+    "worker_options",
+]
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,100 @@ def _check_outputs(options: BatchOptions) -> None:
                 raise ExportError(f"{folder} is not empty; pass --force to write into it")
 
 
+def worker_options(options: BatchOptions) -> WorkerOptions:
+    """What every worker produces for a job of this batch."""
+    return WorkerOptions(
+        mask_format=options.mask_format,
+        threshold=options.threshold,
+        categories=options.categories,
+        overlay=options.overlays is not None or options.overlay_file is not None,
+        yolo=options.yolo_task if options.yolo is not None else None,
+        bbox_from=options.bbox_from,
+    )
+
+
+class OverlayNames:
+    """Overlay paths in input order: ``<stem>.png``, then ``<stem>-2.png``, ... for a
+    stem seen again (or the one ``overlay_file``). Call :meth:`target` once per job, in
+    input order, so that the names do not depend on the worker count."""
+
+    def __init__(self, options: BatchOptions) -> None:
+        self.options = options
+        self._seen: dict[str, int] = {}
+
+    def target(self, image: str | None, file_name: str) -> str | None:
+        """The overlay path for a job with this image, or None (no overlays, no image)."""
+        if image is None:
+            return None
+        if self.options.overlay_file is not None:
+            return str(self.options.overlay_file)
+        if self.options.overlays is None:
+            return None
+        stem = Path(file_name).stem
+        count = self._seen.get(stem, 0) + 1
+        self._seen[stem] = count
+        name = f"{stem}.png" if count == 1 else f"{stem}-{count}.png"
+        return str(self.options.overlays / name)
+
+
+class ResultCollector:
+    """The parent's side of a batch: results in input order become one COCO file, YOLO
+    labels and the report. Creating it checks that the outputs may be written.
+
+    :meth:`add` each :class:`JobResult` in input order, then :meth:`finish`; on an
+    exception call :meth:`abort` (the partial COCO file is removed). Any engine that
+    yields results in input order (local processes, Ray) gets the same files.
+    """
+
+    def __init__(self, options: BatchOptions) -> None:
+        _check_outputs(options)
+        self.options = options
+        self.start = time.perf_counter()
+        self.report = BatchReport()
+        if options.overlays is not None:
+            options.overlays.mkdir(parents=True, exist_ok=True)
+        self.merger = (
+            CocoMerger(
+                options.coco, categories=list(options.categories) if options.categories else None
+            )
+            if options.coco is not None
+            else None
+        )
+        self.yolo = _YoloOutput(options.yolo) if options.yolo is not None else None
+
+    def add(self, result: JobResult) -> None:
+        """Record one result (the next in input order)."""
+        _record(self.report, result, self.merger, self.yolo)
+
+    def finish(self) -> BatchReport:
+        """Write the COCO file, ``data.yaml`` and the report; return the report."""
+        merger, yolo, report = self.merger, self.yolo, self.report
+        try:
+            if merger is not None:
+                merger.finish(_info(), [{"id": 1, "name": "unknown", "url": ""}])
+            if yolo is not None and merger is not None:
+                yolo.finish(merger.category_ids)
+            elif yolo is not None:
+                yolo.finish({})
+        except BaseException:
+            self.abort()
+            raise
+        if merger is not None:
+            report.categories = list(merger.category_ids)
+        report.seconds = time.perf_counter() - self.start
+        if self.options.report is not None:
+            from boxmask.io import atomic_write_json
+
+            atomic_write_json(self.options.report, report.to_dict())
+        return report
+
+    def abort(self) -> None:
+        """Drop the partial COCO file (YOLO label files and overlays already written are
+        complete files)."""
+        if self.merger is not None:
+            self.merger.abort()
+
+
 def run_batch(
     jobs: Iterable[Job],
     options: BatchOptions,
@@ -133,65 +234,23 @@ def run_batch(
     an exception or Ctrl-C, the partial COCO file and report are removed (overlays and
     YOLO label files already written are complete files).
     """
-    _check_outputs(options)
-    start = time.perf_counter()
-    worker_options = WorkerOptions(
-        mask_format=options.mask_format,
-        threshold=options.threshold,
-        categories=options.categories,
-        overlay=options.overlays is not None or options.overlay_file is not None,
-        yolo=options.yolo_task if options.yolo is not None else None,
-        bbox_from=options.bbox_from,
-    )
-    report = BatchReport()
-    overlay_names: dict[str, int] = {}
-    if options.overlays is not None:
-        options.overlays.mkdir(parents=True, exist_ok=True)
+    collector = ResultCollector(options)
+    options_for_workers = worker_options(options)
+    names = OverlayNames(options)
 
     def tasks() -> Iterator[tuple[int, Job, WorkerOptions, str | None]]:
         for index, job in enumerate(jobs):
-            overlay = None
-            if options.overlay_file is not None and job.image is not None:
-                overlay = str(options.overlay_file)
-            elif options.overlays is not None and job.image is not None:
-                stem = Path(job.file_name).stem
-                count = overlay_names.get(stem, 0) + 1
-                overlay_names[stem] = count
-                name = f"{stem}.png" if count == 1 else f"{stem}-{count}.png"
-                overlay = str(options.overlays / name)
-            yield index, job, worker_options, overlay
+            yield index, job, options_for_workers, names.target(job.image, job.file_name)
 
-    merger = (
-        CocoMerger(
-            options.coco, categories=list(options.categories) if options.categories else None
-        )
-        if options.coco is not None
-        else None
-    )
-    yolo = _YoloOutput(options.yolo) if options.yolo is not None else None
     try:
         for done, result in enumerate(_in_order(tasks(), max(1, options.workers)), start=1):
-            _record(report, result, merger, yolo)
+            collector.add(result)
             if on_result is not None:
                 on_result(result, done)
-        if merger is not None:
-            merger.finish(_info(), [{"id": 1, "name": "unknown", "url": ""}])
-        if yolo is not None and merger is not None:
-            yolo.finish(merger.category_ids)
-        elif yolo is not None:
-            yolo.finish({})
     except BaseException:
-        if merger is not None:
-            merger.abort()
+        collector.abort()
         raise
-    if merger is not None:
-        report.categories = list(merger.category_ids)
-    report.seconds = time.perf_counter() - start
-    if options.report is not None:
-        from boxmask.io import atomic_write_json
-
-        atomic_write_json(options.report, report.to_dict())
-    return report
+    return collector.finish()
 
 
 def _info() -> dict[str, Any]:
