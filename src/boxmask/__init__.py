@@ -30,11 +30,12 @@ _LAZY = {
     "draw": "boxmask.draw",
     "save_overlay": "boxmask.draw",
     "Client": "boxmask.api.client",
-    "AsyncClient": "boxmask.api.client",
+    "AsyncClient": "boxmask.api.async_client",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - typed names for checkers, loaded lazily at runtime
-    from boxmask.api.client import AsyncClient, Client
+    from boxmask.api.async_client import AsyncClient
+    from boxmask.api.client import Client
     from boxmask.draw import draw, save_overlay
     from boxmask.export.coco import CocoDataset
 

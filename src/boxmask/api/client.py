@@ -1,119 +1,37 @@
-"""``boxmask.Client`` and ``boxmask.AsyncClient``: a thin, robust Gemini API client on httpx.
+"""``boxmask.Client``: a thin, robust synchronous Gemini API client on httpx.
 
-Both share one request logic (:mod:`boxmask.api.tasks`); the synchronous client runs it
-with an ``httpx.Client``, the asynchronous one with an ``httpx.AsyncClient`` (connections
-are reused in both). Images can be a path, bytes, a PIL image, a numpy array (RGB), an
-``http(s)`` URL, a Files API URI / name, a :class:`~boxmask.api.files.File` or an
-:class:`~boxmask.api.images.ImageRef`.
+Images can be a path, bytes, a PIL image, a numpy array (RGB), an ``http(s)`` URL, a Files
+API URI / name, a :class:`~boxmask.api.files.File` or an :class:`~boxmask.api.images.ImageRef`.
+The request logic lives in :mod:`boxmask.api.tasks` and is shared with
+:class:`~boxmask.api.async_client.AsyncClient`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import httpx
 
-from boxmask import __version__
-from boxmask.api.batch import Outcome, map_async, map_threads
+from boxmask.api.base import DEFAULT_MODEL, USER_AGENT, ClientBase, parts_to_items, spatial_options
+from boxmask.api.batch import Outcome, map_threads
 from boxmask.api.cache import FileCache
-from boxmask.api.files import CHUNK_SIZE, AsyncFiles, File, Files
-from boxmask.api.http import DEFAULT_BASE_URL, Session
+from boxmask.api.files import CHUNK_SIZE, Files
+from boxmask.api.http import DEFAULT_BASE_URL
 from boxmask.api.retry import RetryPolicy
-from boxmask.api.tasks import DEFAULT_INLINE_LIMIT, Engine, Response
-from boxmask.api.transport import Flow, run_async, run_sync
-from boxmask.api.wire import GenerationSettings, TextPart, Thinking
+from boxmask.api.tasks import DEFAULT_INLINE_LIMIT, Response
+from boxmask.api.transport import Flow, run_sync
+from boxmask.api.wire import GenerationSettings, Thinking
 from boxmask.detections import Detections
-
-__all__ = ["DEFAULT_MODEL", "AsyncClient", "Client"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFAULT_MODEL = "gemini-2.5-flash"
-_USER_AGENT = f"boxmask/{__version__}"
+__all__ = ["DEFAULT_MODEL", "AsyncClient", "Client"]
 
 
-class _ClientBase:
-    """Configuration shared by both clients (see :class:`Client` for the arguments)."""
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        model: str = DEFAULT_MODEL,
-        base_url: str = DEFAULT_BASE_URL,
-        api: str = "interactions",
-        timeout: float | None = 300.0,
-        max_retries: int = 4,
-        retry: RetryPolicy | None = None,
-        inline_limit: int = DEFAULT_INLINE_LIMIT,
-        upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | os.PathLike[str] | None = None,
-        poll_interval: float = 0.5,
-    ) -> None:
-        policy = RetryPolicy() if retry is None else retry
-        if retry is None or max_retries != 4:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial_delay=policy.initial_delay,
-                exp_base=policy.exp_base,
-                max_delay=policy.max_delay,
-                max_elapsed=policy.max_elapsed,
-                statuses=policy.statuses,
-            )
-        self._session = Session(base_url=base_url, api_key=api_key, retry=policy, timeout=timeout)
-        cache = FileCache(file_cache) if isinstance(file_cache, (str, os.PathLike)) else file_cache
-        self._engine = Engine(
-            self._session,
-            model=model,
-            api=api,
-            inline_limit=inline_limit,
-            chunk_size=upload_chunk_size,
-            file_cache=cache,
-            poll_interval=poll_interval,
-        )
-
-    @property
-    def model(self) -> str:
-        """The default model for calls that name none."""
-        return self._engine.model
-
-    @property
-    def api(self) -> str:
-        """``"interactions"`` or ``"generate_content"``."""
-        return self._engine.api
-
-    @property
-    def base_url(self) -> str:
-        """The service root (``/v1beta/...`` and ``/upload/v1beta/...`` are appended)."""
-        return self._session.base_url
-
-    @property
-    def file_cache(self) -> FileCache:
-        """The sha256 → uploaded-file cache."""
-        return self._engine.cache
-
-    def __repr__(self) -> str:
-        has_key = "given" if self._session.api_key else "from environment"
-        return (
-            f"{type(self).__name__}(model={self.model!r}, api={self.api!r}, "
-            f"base_url={self.base_url!r}, api_key={has_key})"
-        )
-
-    def _upload_flow(
-        self, source: Any, mime_type: str | None, display_name: str | None, *, cache: bool
-    ) -> Flow[File]:
-        return self._engine.upload_source(source, mime_type, display_name, cache=cache)
-
-    def _forget_file(self, name: str) -> None:
-        with contextlib.suppress(Exception):  # no key: nothing could have been cached
-            self._engine.cache.forget(self._engine.account(), name=name)
-
-
-class Client(_ClientBase):
+class Client(ClientBase):
     """A synchronous Gemini client.
 
     - ``api_key``: else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (read at each call: a
@@ -162,7 +80,7 @@ class Client(_ClientBase):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             timeout=timeout,
-            headers={"User-Agent": _USER_AGENT},
+            headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
         self.files = Files(self)
@@ -210,7 +128,7 @@ class Client(_ClientBase):
         in ``.detections``) when the answer hit the token limit, unless
         ``allow_truncated``.
         """
-        options = _spatial(
+        options = spatial_options(
             max_items, prompt, system_instruction, schema, thinking, model,
             media_resolution, max_output_tokens, upload, allow_truncated,
         )  # fmt: skip
@@ -236,7 +154,7 @@ class Client(_ClientBase):
         """Segmentation masks of ``what``: like :meth:`detect`, plus crop-native masks
         (``.masks``) decoded from PNG masks (kept where the 0–255 value > ``threshold``)
         or polygons. Thinking is off by default, as Google recommends for segmentation."""
-        options = _spatial(
+        options = spatial_options(
             max_items, prompt, system_instruction, schema, thinking, model,
             media_resolution, max_output_tokens, upload, allow_truncated,
         )  # fmt: skip
@@ -263,7 +181,7 @@ class Client(_ClientBase):
         """Points on ``what``: :class:`~boxmask.Detections` with ``.points`` pixel
         ``(x, y)`` (the model answers ``[y, x]`` in 0–1000; boxes are zero-size). The cap
         ``max_items`` defaults to 10."""
-        options = _spatial(
+        options = spatial_options(
             max_items, prompt, system_instruction, schema, thinking, model,
             media_resolution, max_output_tokens, upload, allow_truncated,
         )  # fmt: skip
@@ -329,7 +247,9 @@ class Client(_ClientBase):
             max_output_tokens=max_output_tokens,
             temperature=temperature,
         )
-        return self._run(self._engine.generate(_parts(parts), settings, model=model, upload=upload))
+        return self._run(
+            self._engine.generate(parts_to_items(parts), settings, model=model, upload=upload)
+        )
 
     def map(
         self, function: Callable[[T], R], items: Iterable[T], *, concurrency: int = 8
@@ -340,227 +260,5 @@ class Client(_ClientBase):
         return map_threads(function, items, concurrency)
 
 
-class AsyncClient(_ClientBase):
-    """The asynchronous twin of :class:`Client`: the same arguments (``http_client`` is an
-    ``httpx.AsyncClient``) and the same methods, awaitable."""
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        model: str = DEFAULT_MODEL,
-        base_url: str = DEFAULT_BASE_URL,
-        api: str = "interactions",
-        timeout: float | None = 300.0,
-        max_retries: int = 4,
-        retry: RetryPolicy | None = None,
-        inline_limit: int = DEFAULT_INLINE_LIMIT,
-        upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | os.PathLike[str] | None = None,
-        poll_interval: float = 0.5,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            model=model,
-            base_url=base_url,
-            api=api,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            inline_limit=inline_limit,
-            upload_chunk_size=upload_chunk_size,
-            file_cache=file_cache,
-            poll_interval=poll_interval,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout,
-            headers={"User-Agent": _USER_AGENT},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
-        )
-        self.files = AsyncFiles(self)
-
-    async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(flow, self._http)
-
-    async def aclose(self) -> None:
-        """Close the connection pool (when the client created it)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def detect(
-        self,
-        image: Any,
-        what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-    ) -> Detections:
-        """See :meth:`Client.detect`."""
-        options = _spatial(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(self._engine.spatial("detect", image, what, **options))
-
-    async def segment(
-        self,
-        image: Any,
-        what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-        threshold: int = 127,
-    ) -> Detections:
-        """See :meth:`Client.segment`."""
-        options = _spatial(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(
-            self._engine.spatial("segment", image, what, threshold=threshold, **options)
-        )
-
-    async def point(
-        self,
-        image: Any,
-        what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-    ) -> Detections:
-        """See :meth:`Client.point`."""
-        options = _spatial(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(self._engine.spatial("point", image, what, **options))
-
-    async def ask(
-        self,
-        images: Any,
-        prompt: str,
-        *,
-        system_instruction: str | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-    ) -> str:
-        """See :meth:`Client.ask`."""
-        settings = GenerationSettings(
-            system_instruction=system_instruction,
-            thinking=thinking,
-            media_resolution=media_resolution,
-            max_output_tokens=max_output_tokens,
-        )
-        flow = self._engine.ask(
-            images, prompt, settings=settings, model=model, upload=upload,
-            allow_truncated=allow_truncated,
-        )  # fmt: skip
-        return await self._run(flow)
-
-    async def generate(
-        self,
-        parts: Any,
-        *,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        json_output: bool | None = None,
-        thinking: Thinking | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        temperature: float | None = None,
-        model: str | None = None,
-        upload: bool | None = None,
-    ) -> Response:
-        """See :meth:`Client.generate`."""
-        settings = GenerationSettings(
-            system_instruction=system_instruction,
-            schema=schema,
-            json_output=schema is not None if json_output is None else json_output,
-            thinking=thinking,
-            media_resolution=media_resolution,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-        )
-        return await self._run(
-            self._engine.generate(_parts(parts), settings, model=model, upload=upload)
-        )
-
-    async def map(
-        self,
-        function: Callable[[T], Awaitable[R]],
-        items: Iterable[T],
-        *,
-        concurrency: int = 8,
-    ) -> list[Outcome[T, R]]:
-        """Await ``function(item)`` for every item, at most ``concurrency`` at once.
-        Results keep the input order; failures are recorded per item."""
-        return await map_async(function, items, concurrency)
-
-
-# ---------------------------------------------------------------------- helpers
-def _spatial(
-    max_items: int | None,
-    prompt: str | None,
-    system_instruction: str | None,
-    schema: dict[str, Any] | None,
-    thinking: Thinking | None,
-    model: str | None,
-    media_resolution: str | None,
-    max_output_tokens: int | None,
-    upload: bool | None,
-    allow_truncated: bool,
-) -> dict[str, Any]:
-    return {
-        "max_items": max_items,
-        "prompt": prompt,
-        "system_instruction": system_instruction,
-        "schema": schema,
-        "thinking": thinking,
-        "model": model,
-        "media_resolution": media_resolution,
-        "max_output_tokens": max_output_tokens,
-        "upload": upload,
-        "allow_truncated": allow_truncated,
-    }
-
-
-def _parts(parts: Any) -> list[Any]:
-    """Public ``generate`` parts → engine items (``str`` → text part, the rest images)."""
-    items = list(parts) if isinstance(parts, (list, tuple)) else [parts]
-    return [TextPart(p) if isinstance(p, str) else p for p in items]
+# Re-exported: both clients are importable from here.
+from boxmask.api.async_client import AsyncClient  # noqa: E402
