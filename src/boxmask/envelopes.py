@@ -47,10 +47,16 @@ BLOCK_REASONS = frozenset(
 
 def is_envelope(value: Any) -> bool:
     """True for a whole API response (or a list of streamed chunks), not model output."""
-    if isinstance(value, dict):
-        return bool(
-            {"candidates", "promptFeedback", "steps", "outputs", "choices", "error"} & value.keys()
-        ) or ("box_2d" not in value and is_envelope(value.get("response")))
+    # A bounded loop, not recursion: {"response": ...} may nest deeper than the recursion
+    # limit (or, built in Python, contain itself).
+    for _ in range(32):
+        if not isinstance(value, dict):
+            break
+        if {"candidates", "promptFeedback", "steps", "outputs", "choices", "error"} & value.keys():
+            return True
+        if "box_2d" in value:
+            return False
+        value = value.get("response")
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return all("candidates" in v or "usageMetadata" in v for v in value)
     return False
@@ -125,7 +131,13 @@ def _output_text(steps: list[Any]) -> str:
             break
         if step.get("type") == "model_output":
             trailing.insert(0, step)
-    items = [c for s in trailing for c in (s.get("content") or []) if isinstance(c, dict)]
+    items = [
+        c
+        for s in trailing
+        if isinstance(s.get("content"), list)
+        for c in s["content"]
+        if isinstance(c, dict)
+    ]
     run: list[str] = []
     for item in reversed(items):
         if item.get("type", "text") == "text" and isinstance(item.get("text"), str):
@@ -153,7 +165,9 @@ def read_interaction(resp: dict[str, Any]) -> ResponseText:
     )
     if status != "failed":
         return reading
-    messages = [str(e.get("message", e)) for e in resp.get("errors") or [] if isinstance(e, dict)]
+    errors = resp.get("errors")
+    errors = errors if isinstance(errors, list) else [errors]
+    messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors if e]
     for step in steps:
         error = step.get("error") if isinstance(step, dict) else None
         if isinstance(error, dict):
@@ -169,6 +183,8 @@ def _from_stream_chunks(chunks: list[dict[str, Any]]) -> ResponseText:
     texts: list[str] = []
     finish = usage = model = response_id = None
     for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
         reading = read_generate_content(chunk) if chunk.get("candidates") else None
         if reading is not None:
             texts.append(reading.text)
@@ -180,8 +196,8 @@ def _from_stream_chunks(chunks: list[dict[str, Any]]) -> ResponseText:
 
 
 def _from_chat_completion(resp: dict[str, Any]) -> ResponseText:
-    choices = resp.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
+    choices = resp.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ParseError("the API response has no choices")
     message = choices[0].get("message") or {}
     content = message.get("content") if isinstance(message, dict) else None
