@@ -44,6 +44,12 @@ _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _UNQUOTED_TOKENS = re.compile(r'(:\s*)(<start_of_mask>[^,}\]"\n]*)')
 _EXCERPT = 80
 _MAX_START_TRIES = 64
+#: Longest text handed to ``ast.literal_eval`` (Python-literal answers): its syntax tree
+#: costs ~200 bytes per token, so a 10 MB list of numbers would take 2 GB.
+_MAX_LITERAL_CHARS = 1 << 20
+#: Nesting the salvage walk keeps track of; deeper levels are only counted (no JSON
+#: parser reads them anyway), so a run of ``[`` costs no memory per bracket.
+_MAX_WALK_DEPTH = 1000
 
 
 @dataclass
@@ -134,6 +140,7 @@ class _Salvage:
     truncated: bool
     lost_item: bool
     end: int
+    found: bool = True  # False: the walk met no list of item objects
 
 
 def _loads_item(snippet: str) -> Any:
@@ -146,19 +153,22 @@ def _loads_item(snippet: str) -> Any:
         return _loads(repaired)
     except ValueError:
         pass
+    if len(snippet) > _MAX_LITERAL_CHARS:
+        raise ValueError("item is not valid JSON")
     try:
         return ast.literal_eval(snippet)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         raise ValueError("item is not valid JSON") from None
 
 
-def _salvage(text: str, start: int) -> _Salvage | None:
+def _salvage(text: str, start: int) -> _Salvage:
     """Walk the JSON structure from ``start`` and keep every complete item object.
 
-    Strings are skipped whole (a bracket inside a label does not count). Returns None
-    when no item list could be found.
+    Strings are skipped whole (a bracket inside a label does not count). ``found`` is
+    False when no item list was met; ``end`` is where the walk stopped either way.
     """
     stack: list[tuple[str, int]] = []
+    deeper = 0  # levels opened beyond _MAX_WALK_DEPTH: counted, not stored
     item_depth: int | None = None
     items: list[Any] = []
     truncated = False
@@ -172,11 +182,17 @@ def _salvage(text: str, start: int) -> _Salvage | None:
                 break
             continue
         if tok in "[{":
+            if len(stack) >= _MAX_WALK_DEPTH:
+                deeper += 1
+                continue
             if tok == "{" and item_depth is None and stack and stack[-1][0] == "[":
                 item_depth = len(stack)
             stack.append((tok, match.start()))
             if item_depth is not None and tok == "{" and len(stack) == item_depth + 1:
                 open_item = True
+            continue
+        if deeper:
+            deeper -= 1
             continue
         if not stack:
             end = match.start()
@@ -195,7 +211,7 @@ def _salvage(text: str, start: int) -> _Salvage | None:
     else:
         truncated = bool(stack)
     if item_depth is None:
-        return None
+        return _Salvage([], truncated, False, end, found=False)
     return _Salvage(items, truncated, truncated and open_item, end)
 
 
@@ -207,13 +223,22 @@ class BadItem:
 
 
 def _decode_region(region: str, problems: list[Problem]) -> tuple[Any, bool] | None:
-    """Decode the JSON value in ``region``. Returns (value, truncated) or None."""
+    """Decode the JSON value in ``region``. Returns (value, truncated) or None.
+
+    A start inside a structure that an earlier salvage walk already covered is skipped:
+    it cannot hold an item list the walk missed, and retrying every nested bracket made
+    a run of 10 MB of ``[`` cost 64 full walks (minutes).
+    """
+    walked = 0
     for start in _json_starts(region):
+        if start < walked:
+            continue
         try:
             value, _ = _raw_decode(region, start)
         except ValueError:
             salvage = _salvage(region, start)
-            if salvage is None:
+            if not salvage.found:
+                walked = salvage.end
                 continue
             items: list[Any] = salvage.items
             if salvage.truncated:
@@ -263,6 +288,8 @@ def _decode_text(text: str, problems: list[Problem]) -> tuple[Any, bool]:
     # Python repr (single quotes, True/None), as printed by some pipelines.
     for region in _candidate_regions(text):
         for start in _json_starts(region)[:4]:
+            if len(region) - start > _MAX_LITERAL_CHARS:
+                break
             try:
                 value = ast.literal_eval(region[start:].strip())
             except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
