@@ -39,7 +39,9 @@ def boxes_yxyx_1000_to_xyxy(
     """
     yxyx = np.asarray(boxes_yxyx_1000, dtype=np.float64).reshape(-1, 4)
     # Same operation order as the reference decode (v / 1000 * size): identical floats.
-    xyxy = yxyx[:, [1, 0, 3, 2]] / 1000.0 * _sizes(width, height)
+    # Values near the float limit overflow to ±inf, which the clamp below handles.
+    with np.errstate(over="ignore"):
+        xyxy = yxyx[:, [1, 0, 3, 2]] / 1000.0 * _sizes(width, height)
     lo = np.minimum(xyxy[:, :2], xyxy[:, 2:])
     hi = np.maximum(xyxy[:, :2], xyxy[:, 2:])
     out = np.concatenate([lo, hi], axis=1)
@@ -58,7 +60,8 @@ def boxes_xyxy_to_yxyx_1000(boxes_xyxy: npt.ArrayLike, width: int, height: int) 
 def points_yx_1000_to_xy(points_yx_1000: npt.ArrayLike, width: int, height: int) -> FloatArray:
     """Convert model points ``(N, 2) [y, x]`` in 0–1000 to pixel ``(x, y)`` float64, clamped."""
     yx = np.asarray(points_yx_1000, dtype=np.float64).reshape(-1, 2)
-    xy = yx[:, ::-1] / 1000.0 * np.array([width, height], dtype=np.float64)
+    with np.errstate(over="ignore"):
+        xy = yx[:, ::-1] / 1000.0 * np.array([width, height], dtype=np.float64)
     np.clip(xy, 0.0, np.array([width, height], dtype=np.float64), out=xy)
     return xy
 
@@ -72,4 +75,5 @@ def paste_boxes(boxes_yxyx_1000: npt.ArrayLike, width: int, height: int) -> IntA
     ``y0 … y1 - 1``. Parts outside the image are cropped by the caller.
     """
     sorted_xyxy = boxes_yxyx_1000_to_xyxy(boxes_yxyx_1000, width, height, clamp=False)
-    return np.floor(sorted_xyxy).astype(np.int64)
+    # Bounded first: absurd boxes (1e300, inf) would not fit int64.
+    return np.floor(np.clip(sorted_xyxy, -(2.0**53), 2.0**53)).astype(np.int64)

@@ -9,6 +9,7 @@ crop-native :class:`~boxmask.Masks`). Item-level faults never raise: they become
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,15 @@ from boxmask.threads import map_ordered
 __all__ = ["parse"]
 
 _LABEL_FALLBACKS = ("name", "class", "class_name", "category", "text")
+#: Short, bounded reprs of model values in problem messages and converted labels: a
+#: label nested 5,000 levels deep or a 10 MB "number" must neither overflow the stack
+#: nor be copied into every message.
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 3, 60, 60, 40
+_SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 8
+#: A PNG mask's paste box may be at most this many times the image on each side
+#: (box_2d from -500 to 1500); larger ones are reported, not resized.
+_MAX_PASTE_SCALE = 2
 _SCORE_KEYS = ("confidence", "score")
 
 
@@ -63,7 +73,7 @@ def _numbers(value: Any, count: int) -> tuple[list[float], bool] | str:
     for v in value:
         num = _number(v)
         if num is None:
-            return f"value {v!r} is not a finite number"
+            return f"value {_SHOW.repr(v)} is not a finite number"
         out.append(num[0])
         coerced |= num[1]
     return out, coerced
@@ -259,9 +269,11 @@ class _Builder:
             return ""
         if not isinstance(label, str):
             self.problem(
-                index, ProblemKind.BAD_LABEL, f"label {label!r} is not a string; converted"
+                index,
+                ProblemKind.BAD_LABEL,
+                f"label {_SHOW.repr(label)} is not a string; converted",
             )
-            return str(label)
+            return str(label) if isinstance(label, (int, float)) else _SHOW.repr(label)
         return label
 
     def _score(self, index: int, item: dict[str, Any]) -> float:
@@ -271,7 +283,9 @@ class _Builder:
                 num = _number(item[key])
                 if num is None:
                     self.problem(
-                        index, ProblemKind.BAD_SCORE, f"{key} {item[key]!r} is not a number"
+                        index,
+                        ProblemKind.BAD_SCORE,
+                        f"{key} {_SHOW.repr(item[key])} is not a number",
                     )
                     return math.nan
                 value = num[0]
@@ -420,10 +434,15 @@ class _Builder:
                     continue  # box dropped as empty: reported there
                 tasks.append((r, mask))
             else:
-                rings = [
-                    ring * np.array([width, height], dtype=np.float64) / 1000.0 for ring in mask
-                ]
-                x0, y0, crop = rasterize_polygons(rings, width, height)
+                with np.errstate(over="ignore"):
+                    rings = [
+                        ring * np.array([width, height], dtype=np.float64) / 1000.0 for ring in mask
+                    ]
+                try:
+                    x0, y0, crop = rasterize_polygons(rings, width, height)
+                except ValueError as exc:
+                    self.problem(self.source[r], ProblemKind.BAD_MASK, f"{exc}; mask dropped")
+                    continue
                 crops[r] = (x0, y0, crop) if crop.size else None
                 if not crop.size or not crop.any():
                     self.problem(
@@ -440,6 +459,16 @@ class _Builder:
         for r, payload in tasks:
             x0, y0, x1, y1 = (int(v) for v in paste[r])
             box_w, box_h = x1 - x0, y1 - y0
+            if box_w > _MAX_PASTE_SCALE * width + 16 or box_h > _MAX_PASTE_SCALE * height + 16:
+                # The PNG is resized to the whole paste box before the visible part is
+                # cut out: a box far outside 0-1000 would cost memory without bound.
+                self.problem(
+                    self.source[r],
+                    ProblemKind.BAD_MASK,
+                    f"mask box {box_w}x{box_h} px is over {_MAX_PASTE_SCALE}x the image "
+                    f"({width}x{height}): box_2d lies far outside 0-1000; mask not decoded",
+                )
+                continue
             cx = (min(max(0, -x0), max(box_w, 0)), max(0, min(box_w, width - x0)))
             cy = (min(max(0, -y0), max(box_h, 0)), max(0, min(box_h, height - y0)))
             plans.append((r, payload, box_w, box_h, cx, cy, offset))
