@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boxmask.errors import ExportError
+from boxmask.images import MAX_PIXELS
 from boxmask.threads import map_ordered
 
 __all__ = [
@@ -220,7 +221,10 @@ def crops_to_rle(crops: Iterable[Crop], width: int, height: int) -> list[CocoRle
 # ----------------------------------------------------------------- decoding
 def counts_from_string(text: str | bytes) -> IntArray:
     """Uncompressed run lengths of a COCO ``counts`` string (``str`` or ``bytes``)."""
-    raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
+    try:
+        raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
+    except UnicodeEncodeError:
+        raise ExportError("RLE counts string has characters outside COCO's alphabet") from None
     if not raw:
         raise ExportError("RLE counts string is empty")
     chars = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
@@ -255,7 +259,12 @@ def _counts_of(rle: dict[str, Any]) -> tuple[IntArray, int, int]:
     if isinstance(raw, (str, bytes)):
         counts = counts_from_string(raw)
     else:
-        counts = np.asarray(raw, dtype=np.int64).reshape(-1)
+        try:
+            counts = np.asarray(raw, dtype=np.int64).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExportError(f"RLE counts must be a string or a list of ints: {exc}") from None
+    if counts.size == 0:
+        raise ExportError("RLE counts are empty; a mask has at least one run")
     if (counts < 0).any():
         raise ExportError("RLE has negative run lengths")
     if int(counts.sum()) != height * width:
@@ -288,6 +297,12 @@ def rle_to_crop(rle: dict[str, Any]) -> Crop:
     first = int(one_starts[nonempty][0])
     last = int(one_ends[nonempty][-1])
     col0, col1 = first // height, (last - 1) // height + 1
+    if (col1 - col0) * height > MAX_PIXELS:
+        raise ExportError(
+            f"RLE mask spans {(col1 - col0) * height:,} pixels, more than "
+            f"{MAX_PIXELS:,} (boxmask.images.MAX_PIXELS, the decompression bomb guard); "
+            "not decoded"
+        )
     base, top = col0 * height, col1 * height
     lengths = np.clip(ends, base, top) - np.clip(starts, base, top)
     values = np.zeros(counts.size, dtype=np.bool_)
