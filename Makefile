@@ -30,3 +30,24 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info
+
+# Coverage-guided fuzzing (atheris/libFuzzer) of every target in fuzz/targets.py for
+# FUZZ_SECONDS each (FUZZ_TARGETS="a b" to pick). Inputs that add coverage and crashes go
+# under FUZZ_WORK; a crash or a 2 GB peak fails the run. Replay a crash without atheris:
+# .venv/bin/python -m fuzz.run TARGET --replay FILE
+.PHONY: fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_WORK ?= $(or $(TMPDIR),/tmp)/boxmask-fuzz
+fuzz: $(STAMP)
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
+	@mkdir -p $(FUZZ_WORK)/crashes
+	@for t in $(or $(FUZZ_TARGETS),$$($(BIN)/python -m fuzz.run --list)); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log $(FUZZ_WORK)/$$t.log)"; \
+	  mkdir -p $(FUZZ_WORK)/$$t; \
+	  dirs="fuzz/corpus/$$t"; test -d tests/fuzz_regressions/$$t && dirs="$$dirs tests/fuzz_regressions/$$t"; \
+	  $(BIN)/python -m fuzz.run $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -timeout=30 -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_WORK)/crashes/$$t- $(FUZZ_WORK)/$$t $$dirs \
+	    >$(FUZZ_WORK)/$$t.log 2>&1 || { grep -av "WARN\|libpng" $(FUZZ_WORK)/$$t.log | tail -30; exit 1; }; \
+	  grep -a "stat::number_of_executed_units" $(FUZZ_WORK)/$$t.log; \
+	done

@@ -1,0 +1,1 @@
+"""Fuzz targets and their atheris runner (see targets.py and run.py)."""
