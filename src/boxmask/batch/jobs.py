@@ -45,9 +45,17 @@ class Job:
 
     @property
     def file_name(self) -> str:
-        """The image file name written into COCO ``images[].file_name``."""
+        """The image file name written into COCO ``images[].file_name``.
+
+        Without an image it comes from the source: ``answer.txt`` gives ``answer.jpg``,
+        manifest line 12 of ``m.jsonl`` (``m.jsonl:12``) gives ``m-12.jpg``: one picture
+        per line, never one name for the whole manifest.
+        """
         if self.image is not None:
             return Path(self.image).name
+        base, sep, line = Path(self.source).name.rpartition(":")
+        if sep and line.isdigit():
+            return f"{Path(base).stem}-{line}.jpg"
         return Path(self.source).stem + ".jpg"
 
 
