@@ -52,10 +52,15 @@ FAULT_KINDS = (
     "finish_block",  # the answer is blocked (finishReason = reason=, no text)
     "malformed",  # HTTP 200 with a body that is not JSON
     "drop",  # close the connection without answering
-    "cut",  # send the headers and half the body, then close
+    "cut",  # send the headers and part of the body (keep= fraction, 0.5), then close
     "lose_response",  # do the work, then close without answering (upload chunks)
+    "interrupt",  # stop reading the request mid-body (keep= fraction, 0.5) and close;
+    #               an upload chunk keeps the bytes that arrived (granularity multiples)
     "fail_processing",  # the next uploaded file ends FAILED after processing
 )
+#: Any fault also takes ``match=`` (str or bytes): it then hits only requests whose body
+#: contains it, e.g. one item's prompt in a batch (not for ``interrupt``, which strikes
+#: before the body is read); and ``skip=N``: the first N requests it would hit pass.
 _MODEL_FAULTS = frozenset({"truncate", "block", "finish_block"})
 ENDPOINTS = (
     "model",  # both model calls
@@ -71,13 +76,15 @@ ENDPOINTS = (
 @dataclass
 class Fault:
     """One injected fault: ``kind`` (see ``FAULT_KINDS``), how many requests it hits
-    (``times``), which ``endpoint`` (None: any but static), and its ``params``."""
+    (``times``), which ``endpoint`` (None: any but static), and its ``params``
+    (``match``: only requests whose body contains these bytes)."""
 
     kind: str
     times: int = 1
     endpoint: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
+    passed: int = 0
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,7 @@ class FakeGemini:
         """Start serving in a daemon thread (idempotent)."""
         if self._server is None:
             handler = type("Handler", (_Handler,), {"fake": self})
-            self._server = ThreadingHTTPServer(self._address, handler)
+            self._server = _Server(self._address, handler)
             self._server.daemon_threads = True
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="FakeGemini", daemon=True
@@ -229,6 +236,10 @@ class FakeGemini:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
+        if isinstance(params.get("match"), str):
+            params["match"] = params["match"].encode()
+        if kind == "interrupt" and "match" in params:
+            raise ValueError("an interrupt strikes before the body is read: no match=")
         fault = Fault(kind, times, endpoint, params)
         with self._lock:
             self.faults.append(fault)
@@ -249,13 +260,20 @@ class FakeGemini:
         """The recorded model calls (both APIs), oldest first."""
         return [r for r in self.requests if r.endpoint in ("generate_content", "interactions")]
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def _take_fault(self, endpoint: str, body: bytes | None) -> Fault | None:
+        """The next fault for this request; ``body`` None: before the body is read (only
+        ``interrupt`` faults), else after (every other kind, ``match`` checked)."""
         is_model = endpoint in ("generate_content", "interactions")
         with self._lock:
             for fault in self.faults:
                 if fault.kind == "fail_processing" or (
                     fault.kind in _MODEL_FAULTS and not is_model
                 ):
+                    continue
+                if (fault.kind == "interrupt") != (body is None):
+                    continue
+                match = fault.params.get("match")
+                if match is not None and (body is None or match not in body):
                     continue
                 wanted = fault.endpoint
                 matches = (
@@ -264,6 +282,9 @@ class FakeGemini:
                     or (wanted == "model" and endpoint in ("generate_content", "interactions"))
                 )
                 if matches and fault.hits < fault.times:
+                    if fault.passed < int(fault.params.get("skip", 0)):
+                        fault.passed += 1
+                        continue
                     fault.hits += 1
                     return fault
         return None
@@ -339,6 +360,13 @@ class FakeGemini:
 
 
 # ------------------------------------------------------------------------ HTTP
+class _Server(ThreadingHTTPServer):
+    """The stdlib server with a longer accept queue: with the default 5, a burst of
+    concurrent clients lost SYNs and waited a 1 s retransmit (ConnectTimeout)."""
+
+    request_queue_size = 256
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Routes one request at a time (one thread per connection, keep-alive)."""
 
@@ -385,8 +413,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         self._query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         endpoint = self._endpoint(method, path)
+        interrupt = fake._take_fault(endpoint, None)
+        if interrupt is not None:  # read part of the body only
+            length = int(length * float(interrupt.params.get("keep", 0.5)))
+        body = self.rfile.read(length) if length else b""
         key = self.headers.get("x-goog-api-key") or self._query.get("key")
         headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "x-goog-api-key"}
         query = {k: v for k, v in self._query.items() if k != "key"}
@@ -394,7 +425,12 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(
                 RecordedRequest(method, path, query, headers, body, endpoint, bool(key))
             )
-        fault = fake._take_fault(endpoint)
+        if interrupt is not None:
+            if endpoint == "upload_chunk":
+                self._keep_partial_chunk(body)
+            self.close_connection = True
+            return
+        fault = fake._take_fault(endpoint, body)
         kind = fault.kind if fault else None
         if endpoint in ("generate_content", "interactions") and fake.latency > 0:
             time.sleep(fake.latency)
@@ -424,9 +460,14 @@ class _Handler(BaseHTTPRequestHandler):
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         if kind == "malformed":
             raw = raw[: max(1, len(raw) // 2)] + b"<<not json"
-        self._send(status, out_headers, raw, cut=kind == "cut")
+        cut = None
+        if kind == "cut":
+            cut = int(len(raw) * float(fault.params.get("keep", 0.5)))  # type: ignore[union-attr]
+        self._send(status, out_headers, raw, cut=cut)
 
-    def _send(self, status: int, headers: dict[str, str], raw: bytes, *, cut: bool = False) -> None:
+    def _send(
+        self, status: int, headers: dict[str, str], raw: bytes, *, cut: int | None = None
+    ) -> None:
         try:
             self.send_response(status)
             if "Content-Type" not in headers:
@@ -435,8 +476,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            if cut:
-                self.wfile.write(raw[: len(raw) // 2])
+            if cut is not None:
+                self.wfile.write(raw[:cut])
                 self.wfile.flush()
                 self.close_connection = True
                 return
@@ -649,6 +690,17 @@ class _Handler(BaseHTTPRequestHandler):
                 pending[0].hits += 1
         upload.file = fake.new_file(upload, fails=bool(pending))
         return 200, {"X-Goog-Upload-Status": "final"}, {"file": fake.file_json(upload.file)}
+
+    def _keep_partial_chunk(self, body: bytes) -> None:
+        """An upload chunk cut mid-way: keep what arrived, as whole granularity units
+        (the resumable protocol's status query then reports it)."""
+        fake = self.fake
+        upload = fake.uploads.get(self._query.get("upload_id", ""))
+        offset = self.headers.get("X-Goog-Upload-Offset")
+        if upload is None or upload.file is not None or offset != str(len(upload.data)):
+            return
+        unit = max(1, fake.chunk_granularity)
+        upload.data.extend(body[: len(body) - len(body) % unit])
 
     def _file(self, method: str, file_id: str) -> tuple[int, dict[str, str], Any]:
         fake = self.fake
