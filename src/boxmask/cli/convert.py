@@ -17,7 +17,7 @@ from boxmask.batch.run import (
     run_batch,
 )
 from boxmask.cli.common import format_table, parse_size
-from boxmask.errors import ExportError
+from boxmask.errors import BoxmaskError, ExportError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 MAX_LISTED = 40
@@ -58,6 +58,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--categories", help="fixed category list: a,b,c or @file with one per line")
     p.add_argument("--report", type=Path, help="write the JSON report here")
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local processes (default) or Ray Data (pip install 'boxmask[ray]'): same outputs",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help=(
+            "Ray cluster for --engine ray: auto (default: RAY_ADDRESS or a cluster started "
+            "with 'ray start' on this machine, else a local Ray is started and stopped), "
+            "local, or ray://HOST:10001 / HOST:6379"
+        ),
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--quiet", action="store_true", help="print only the totals")
@@ -85,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage("--threshold must be in 0..255")
     if args.workers is not None and args.workers < 1:
         return _usage("--workers must be at least 1")
+    if args.address is not None and args.engine != "ray":
+        return _usage("--address needs --engine ray")
     jobs: Any
     total: int | None = None
     single = False
@@ -141,7 +158,14 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
     )
     try:
-        report = run_batch(jobs, options, on_result=progress_printer(total))
+        if args.engine == "ray":
+            source = str(args.manifest) if args.manifest is not None else jobs
+            report = _run_on_ray(source, options, args, progress_printer(total))
+        else:
+            report = run_batch(jobs, options, on_result=progress_printer(total))
+    except _RayUnavailable as exc:
+        clear_progress()
+        return _usage(str(exc))
     except ExportError as exc:
         clear_progress()
         return _usage(str(exc))
@@ -152,6 +176,33 @@ def run(args: argparse.Namespace) -> int:
     print_report(report, unpaired, quiet=args.quiet)
     found = report.problems + report.failed + len(unpaired)
     return EXIT_PROBLEMS if (args.strict and found) else EXIT_OK
+
+
+class _RayUnavailable(BoxmaskError):
+    """Ray is not installed, or the cluster cannot be reached (a usage error)."""
+
+
+def _run_on_ray(
+    source: Any, options: BatchOptions, args: argparse.Namespace, on_result: Any
+) -> BatchReport:
+    """The Ray engine: connect (or start a local Ray, saying so), convert, disconnect."""
+    from boxmask.distributed.ray import (
+        ClusterError,
+        RayNotInstalledError,
+        connect,
+        disconnect,
+        run_ray_batch,
+    )
+
+    try:
+        message = connect(args.address or "auto", num_cpus=args.workers, quiet=True)
+    except (RayNotInstalledError, ClusterError) as exc:
+        raise _RayUnavailable(str(exc)) from None
+    print(f"boxmask convert: {message}", file=sys.stderr)
+    try:
+        return run_ray_batch(source, options, concurrency=args.workers, on_result=on_result)
+    finally:
+        disconnect()
 
 
 def print_report(report: BatchReport, unpaired: list[str], *, quiet: bool) -> None:

@@ -1,0 +1,313 @@
+"""Input rows of the distributed engine: reading manifest files in tasks, and one row → one
+:class:`~boxmask.batch.jobs.Job` → one :class:`~boxmask.batch.worker.JobResult`.
+
+Nothing here imports Ray; pyarrow (a dependency of ``ray[data]``) is imported where used.
+
+A row is a mapping with these keys (missing and ``None`` values are the same):
+
+- ``image``: path or URI of the picture. Its base name becomes COCO ``file_name``; a local
+  file also gives the pixel size when ``width``/``height`` are absent, and overlays are
+  drawn on it. A URI (``s3://``, ``https://``...) is only a name: give the size.
+- ``width``, ``height``: the image size in pixels (integers).
+- the answer, one of: ``answer`` (the model's text; in JSONL/Parquet manifests also a
+  path to a text file relative to the manifest, as in ``boxmask convert --manifest``),
+  ``answer_path`` (a text file), ``response`` (a raw API response: a dict or its JSON).
+- ``finish_reason``: the API's finish reason for ``answer`` (the request stage sets it), so
+  that truncated or blocked answers are reported as they are for raw responses.
+- ``error``: the row already failed upstream (e.g. the model call); it is reported as a
+  failure without parsing anything.
+- ``source``: the name of the row in the report (default: ``manifest.jsonl:LINE`` for
+  manifest lines, ``row N`` for rows of a Ray Dataset).
+
+Every row becomes exactly one result: converted, or failed with the reason (bad JSON
+line, not UTF-8, missing image, unreadable answer...). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from boxmask.batch.jobs import Job, ManifestError, _job_from_entry
+from boxmask.batch.worker import JobResult, WorkerOptions, convert_job
+
+__all__ = [
+    "ConvertSettings",
+    "FileSpec",
+    "convert_row",
+    "read_file_rows",
+    "row_from_job",
+    "working_directory",
+]
+
+#: Row keys of a file row: which input file (index into the file list) and its line
+#: (JSONL, 1-based, blank lines counted as in ``boxmask convert``) or row (Parquet,
+#: 1-based). ``_text`` is the raw JSONL line (bytes), parsed in the convert task so that
+#: a bad line is reported as that row's failure.
+FILE_KEY, LINE_KEY, TEXT_KEY = "_bm_file", "_bm_line", "_bm_text"
+#: The name of a Ray Dataset row whose ``source`` is not given; the driver appends ``N``.
+DATASET_SOURCE = "row"
+_NORMAL_FINISH = frozenset({"STOP", "COMPLETED", "FINISH_REASON_UNSPECIFIED", "END_TURN"})
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One input file: ``path`` as given (relative paths in it resolve against its folder
+    as given, like the local engine), ``open_path`` absolute for the tasks, ``kind``
+    ``"jsonl"`` or ``"parquet"``."""
+
+    path: str
+    open_path: str
+    kind: str
+
+    @property
+    def name(self) -> str:
+        """The name rows of this file carry in reports (``name:LINE``)."""
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    """What every convert task needs besides its rows (small; shipped once per task).
+
+    ``overlay_dir`` is the folder (absolute) where tasks write overlays under temporary
+    names ``.boxmask-<run_id>-<uuid><overlay_suffix>``; the driver renames them to their
+    final names in input order. ``cwd`` is the driver's working directory (see
+    :func:`working_directory`). ``image_sizes`` maps a row's
+    ``image`` value to ``(width, height)`` pixels for rows without a size.
+    """
+
+    worker: WorkerOptions
+    files: tuple[FileSpec, ...] = ()
+    overlay_dir: str | None = None
+    overlay_suffix: str = ".png"
+    run_id: str = ""
+    cwd: str = ""
+    image_sizes: Mapping[str, tuple[int, int]] | None = None
+
+
+@contextlib.contextmanager
+def working_directory(path: str) -> Iterator[None]:
+    """Run a task in the driver's working directory, so that relative paths (manifest
+    entries, images, answer files) mean what they mean to the caller even when the Ray
+    workers started elsewhere (a cluster joined with ``ray start``). The previous folder
+    comes back afterwards; a folder missing on this node changes nothing (then paths
+    must be absolute on a shared file system)."""
+    try:
+        previous = os.getcwd()
+    except OSError:
+        previous = ""
+    if not path or previous == path or not os.path.isdir(path):
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.chdir(previous)
+
+
+# ------------------------------------------------------------------------- reading files
+def read_file_rows(spec: FileSpec, index: int, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of one input file in order, ``chunk_rows`` at a time.
+
+    JSONL lines are returned raw (bytes) with their 1-based line number; blank lines are
+    skipped but counted, as ``boxmask convert --manifest`` does. Parquet rows are
+    returned as dicts with their 1-based row number. Raises ``OSError`` when the file
+    cannot be read (the whole run stops: a missing input file is not a row failure).
+    """
+    if spec.kind == "parquet":
+        yield from _parquet_rows(spec, index, chunk_rows)
+        return
+    chunk: list[dict[str, Any]] = []
+    with open(spec.open_path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            chunk.append({FILE_KEY: index, LINE_KEY: number, TEXT_KEY: raw.rstrip(b"\r\n")})
+            if len(chunk) >= chunk_rows:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parquet_rows(spec: FileSpec, index: int, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, import-not-found]
+
+    number = 0
+    with pq.ParquetFile(spec.open_path) as parquet:
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            rows = batch.to_pylist()
+            for row in rows:
+                number += 1
+                row[FILE_KEY], row[LINE_KEY] = index, number
+            yield rows
+
+
+# ----------------------------------------------------------------------- row → result
+def row_from_job(job: Job) -> dict[str, Any]:
+    """A Dataset row for a local :class:`Job` (``boxmask convert --engine ray DIR``)."""
+    row: dict[str, Any] = {"source": job.source, "image": job.image}
+    if job.size is not None:
+        row["width"], row["height"] = job.size
+    if job.answer_path is not None:
+        row["answer_path"] = job.answer_path
+    elif job.answer_text is not None:
+        row["answer"] = job.answer_text
+    else:
+        row["response"] = json.dumps(job.response)
+    return row
+
+
+def _is_uri(value: str) -> bool:
+    return "://" in value[:16]
+
+
+def _failed(source: str, image: Any, message: str) -> JobResult:
+    image_name = image if isinstance(image, str) else None
+    file_name = Path(image_name).name if image_name else Path(source).stem + ".jpg"
+    return JobResult(index=-1, source=source, image=image_name, file_name=file_name, error=message)
+
+
+def _strip_where(message: str, where: str) -> str:
+    prefix = f"{where}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def _entry(
+    row: Mapping[str, Any], settings: ConvertSettings
+) -> tuple[dict[str, Any], str, Path, str]:
+    """(entry, name in reports, folder relative paths resolve against, kind of input:
+    ``jsonl``, ``parquet`` or ``dataset``)."""
+    file_index = row.get(FILE_KEY)
+    if file_index is None:
+        source = row.get("source")
+        where = str(source) if source is not None else DATASET_SOURCE
+        return dict(row), where, Path(), "dataset"
+    spec = settings.files[int(file_index)]
+    where = f"{spec.name}:{row[LINE_KEY]}"
+    base = Path(spec.path).parent
+    if spec.kind != "jsonl":
+        entry = {k: v for k, v in row.items() if not k.startswith("_bm_")}
+        return entry, where, base, spec.kind
+    try:
+        text = bytes(row[TEXT_KEY]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError("the line is not UTF-8 text") from None
+    try:
+        entry = json.loads(text)
+    except ValueError as exc:
+        raise ManifestError(f"not valid JSON ({exc})") from None
+    if not isinstance(entry, dict):
+        raise ManifestError("each line must be a JSON object")
+    return entry, where, base, "jsonl"
+
+
+def _job(
+    entry: dict[str, Any], where: str, base: Path, kind: str, settings: ConvertSettings
+) -> Job:
+    """The :class:`Job` for an entry. JSONL lines are read exactly as ``boxmask convert
+    --manifest`` reads them; the additions (``answer_path``, ``finish_reason``, sizes from
+    ``image_sizes``, URIs, ``response`` as JSON text) are what other rows need."""
+    entry = {k: v for k, v in entry.items() if v is not None}
+    image = entry.get("image")
+    if "width" not in entry and "height" not in entry and settings.image_sizes is not None:
+        size = settings.image_sizes.get(image) if isinstance(image, str) else None
+        if size is not None:
+            entry["width"], entry["height"] = int(size[0]), int(size[1])
+    remote = isinstance(image, str) and _is_uri(image)
+    if remote:
+        if not ("width" in entry and "height" in entry):
+            raise ManifestError(
+                f"image {image!r} is a URI: give 'width' and 'height' (or image_sizes=...)"
+            )
+        entry["image"] = None
+    response = entry.get("response")
+    if kind != "jsonl" and isinstance(response, str):
+        try:
+            entry["response"] = json.loads(response)
+        except ValueError as exc:
+            raise ManifestError(f"'response' is not valid JSON ({exc})") from None
+    answer_path = None
+    if "response" not in entry and "answer" not in entry and "answer_path" in entry:
+        if not isinstance(entry["answer_path"], str):
+            raise ManifestError("'answer_path' must be a path string")
+        answer_path = str(base / entry["answer_path"])
+        entry["answer"] = ""  # checked below like any entry, then replaced by the path
+    elif "response" not in entry and "answer" in entry and _answer_is_text(entry, kind):
+        answer = entry.pop("answer")
+        if not isinstance(answer, str):
+            raise ManifestError("'answer' must be the answer text")
+        entry["response"] = _with_finish(answer, entry.get("finish_reason"))
+    job = _job_from_entry(entry, base, where)
+    if answer_path is not None:
+        job = replace(job, answer_text=None, answer_path=answer_path)
+    if remote:
+        job = replace(job, image=image)
+    return job
+
+
+def _answer_is_text(entry: dict[str, Any], kind: str) -> bool:
+    """A Dataset row's ``answer`` is always the text (never probed as a path); so is a
+    manifest's when it comes with a ``finish_reason`` (written by the request stage)."""
+    return kind == "dataset" or bool(entry.get("finish_reason"))
+
+
+def _with_finish(text: str, finish_reason: Any) -> Any:
+    """The answer text, wrapped as a generateContent response when the API reported an
+    abnormal finish, so that parse() reports it (truncation, safety...)."""
+    if not finish_reason or str(finish_reason).upper() in _NORMAL_FINISH:
+        return text
+    return {
+        "candidates": [{"content": {"parts": [{"text": text}]}, "finishReason": str(finish_reason)}]
+    }
+
+
+def convert_row(row: Mapping[str, Any], settings: ConvertSettings) -> JobResult:
+    """Convert one row; never raises. The result's ``overlay_written`` is the temporary
+    overlay path (renamed by the driver), ``index`` is -1 (numbered by the driver)."""
+    try:
+        entry, where, base, kind = _entry(row, settings)
+    except ManifestError as exc:
+        source = f"{settings.files[int(row[FILE_KEY])].name}:{row[LINE_KEY]}"
+        return _failed(source, None, str(exc))
+    try:
+        upstream = entry.get("error")
+        if upstream:
+            image = entry.get("image")
+            return _failed(where, image, f"request failed: {upstream}")
+        job = _job(entry, where, base, kind, settings)
+    except ManifestError as exc:
+        return _failed(where, entry.get("image"), _strip_where(str(exc), where))
+    except Exception as exc:  # a malformed row must not sink the task
+        return _failed(where, entry.get("image"), f"unusable row: {exc!r}")
+    overlay = None
+    if settings.overlay_dir is not None and job.image is not None and not _is_uri(job.image):
+        import uuid
+
+        name = f".boxmask-{settings.run_id}-{uuid.uuid4().hex}{settings.overlay_suffix}"
+        overlay = os.path.join(settings.overlay_dir, name)
+    result = convert_job((-1, job, settings.worker, overlay))
+    result.source, result.image = job.source, job.image
+    return result
+
+
+def dump_result(result: JobResult) -> bytes:
+    """A result as bytes for the object store (pickle protocol 5)."""
+    return pickle.dumps(result, protocol=5)
+
+
+def load_result(data: bytes) -> JobResult:
+    """The inverse of :func:`dump_result` (driver side; data from our own tasks)."""
+    result = pickle.loads(data)
+    if not isinstance(result, JobResult):  # pragma: no cover - a bug, not bad input
+        raise TypeError(f"expected a JobResult, got {type(result).__name__}")
+    return result

@@ -1,0 +1,295 @@
+"""The Ray Data engine (``boxmask.distributed``): the same files as the local engine, no row
+lost, and the request stage against the local Gemini-protocol server.
+
+One local Ray (``ray.init(num_cpus=2)``) serves every test here and is shut down after
+them (module scope: the rest of the suite runs without Ray threads in the process); inputs
+are small.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+ray = pytest.importorskip(
+    "ray", reason="ray[data] is not installed (pip install 'boxmask[ray]'; make test installs it)"
+)
+
+from boxmask.batch import BatchOptions, jobs_from_dir, jobs_from_manifest, run_batch  # noqa: E402
+from boxmask.distributed import (  # noqa: E402
+    convert_dataset,
+    request_answers,
+    run_ray_batch,
+)
+from boxmask.testing.answers import make_items, to_answer_text  # noqa: E402
+
+RESPONSE = {
+    "candidates": [
+        {
+            "content": {"parts": [{"text": '[{"box_2d": [100, 100, 500, 600], "label": "cup"}]'}]},
+            "finishReason": "STOP",
+        }
+    ]
+}
+
+
+# Ray's own DataContext warns about its deprecated options when it is copied.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+def write_manifest(folder: Path, n: int, *, bad: frozenset[int] = frozenset()) -> Path:
+    """``n`` images with answers in every form a manifest allows: answer files, inline
+    text, raw API responses, a size without an image; ``bad`` rows hold no JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        Image.new("RGB", (320, 240), (i * 20 % 255, 80, 120)).save(folder / f"img{i:03d}.png")
+        text = "no JSON here" if i in bad else to_answer_text(make_items(3, seed=i))
+        if i % 4 == 0:
+            (folder / f"img{i:03d}.txt").write_text(text)
+            lines.append({"image": f"img{i:03d}.png", "answer": f"img{i:03d}.txt"})
+        elif i % 4 == 1:
+            lines.append({"image": f"img{i:03d}.png", "answer": text})
+        elif i % 4 == 2:
+            lines.append({"image": f"img{i:03d}.png", "response": RESPONSE})
+        else:
+            lines.append({"width": 640, "height": 480, "answer": text})
+    manifest = folder / "pairs.jsonl"
+    manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return manifest
+
+
+def outputs(root: Path, **extra: Any) -> BatchOptions:
+    return BatchOptions(
+        coco=root / "coco.json",
+        report=root / "report.json",
+        overlays=root / "overlays",
+        yolo=root / "yolo",
+        **extra,
+    )
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path; the report with ``root`` made neutral."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.name == "report.json":
+                data = data.replace(str(root).encode(), b"<out>")
+            files[str(path.relative_to(root))] = data
+    return files
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"categories": ("spoon", "cup"), "mask_format": "polygon", "bbox_from": "mask"}],
+    ids=["first-seen-rle", "fixed-polygon"],
+)
+def test_ray_output_is_byte_identical_to_the_local_engine(
+    ray_session: None, tmp_path: Path, extra: dict[str, Any]
+) -> None:
+    manifest = write_manifest(tmp_path / "data", 10, bad=frozenset({5}))
+    local = run_batch(jobs_from_manifest(manifest), outputs(tmp_path / "local", **extra))
+    on_ray = run_ray_batch(manifest, outputs(tmp_path / "ray", **extra), rows_per_task=3)
+    assert on_ray.to_dict() == json.loads(json.dumps(local.to_dict()).replace("/local/", "/ray/"))
+    ours, theirs = tree(tmp_path / "ray"), tree(tmp_path / "local")
+    assert ours == theirs
+    assert {"coco.json", "report.json", "yolo/data.yaml", "overlays/img000.png"} <= set(ours)
+    assert not [name for name in ours if ".boxmask-" in name]  # no temporary overlay left
+    assert local.failed == 1 and local.images == 9
+
+
+def test_bad_rows_are_reported_not_lost(ray_session: None, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "data", 4)
+    good = manifest.read_bytes().splitlines()
+    lines = [
+        good[0],
+        b'{"image": "img001.png", "answer": "[{\\"box_2d\\": [1, 2, 3, 4]',  # cut JSON line
+        b"",  # blank: skipped, still counted
+        b"\xff\xfe not UTF-8",
+        b"[1, 2, 3]",  # not an object
+        b'{"image": "nowhere.png", "answer": "[]"}',  # missing image, no size
+        b'{"image": "img002.png"}',  # no answer
+        b'{"image": "img002.png", "answer": "no JSON at all"}',  # unreadable answer
+        b'{"image": "img003.png", "width": "wide", "height": 2, "answer": "[]"}',
+        good[1],
+    ]
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    report = run_ray_batch(manifest, outputs(tmp_path / "out"), rows_per_task=2)
+    files = report.to_dict()["files"]
+    assert len(files) == len(lines) - 1  # every non-blank line is in the report
+    failed = {f["answer"]: f["error"] for f in files if "error" in f}
+    assert set(failed) == {f"pairs.jsonl:{n}" for n in (2, 4, 5, 6, 7, 8, 9)}
+    assert "not valid JSON" in failed["pairs.jsonl:2"]
+    assert "not UTF-8" in failed["pairs.jsonl:4"]
+    assert "JSON object" in failed["pairs.jsonl:5"]
+    assert "not found" in failed["pairs.jsonl:6"]
+    assert "answer" in failed["pairs.jsonl:7"]
+    assert "no JSON" in failed["pairs.jsonl:8"]
+    assert "integers" in failed["pairs.jsonl:9"]
+    assert report.failed == 7 and report.images == 2
+    assert [f["answer"] for f in files if "error" not in f] == [
+        str(tmp_path / "data" / "img000.txt"),
+        "pairs.jsonl:10",
+    ]
+    coco = json.loads((tmp_path / "out" / "coco.json").read_text())
+    assert [im["id"] for im in coco["images"]] == [1, 2]
+
+
+def test_dataset_and_parquet_sources_give_the_same_dataset(
+    ray_session: None, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {"image": "a.jpg", "width": 320, "height": 240, "answer": to_answer_text(make_items(2))},
+        {
+            "image": "s3://bucket/b.jpg",
+            "width": 640,
+            "height": 480,
+            "response": json.dumps(RESPONSE),
+        },
+        {"image": "c.jpg", "width": 100, "height": 100, "answer": "[]", "finish_reason": "STOP"},
+        {"image": "d.jpg", "width": 100, "height": 100, "error": "ServerError: 503"},
+        {"image": "s3://bucket/e.jpg", "answer": "[]"},  # a URI gives no size
+        {
+            "image": "f.jpg",
+            "width": 320,
+            "height": 240,
+            "answer": to_answer_text(make_items(4, seed=3))[:-40],
+            "finish_reason": "MAX_TOKENS",
+        },
+    ]
+    columns = sorted({k for row in rows for k in row})
+    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows])
+    pq.write_table(table, tmp_path / "rows.parquet")
+    from_dataset = convert_dataset(ray.data.from_arrow(table), tmp_path / "ds", rows_per_task=2)
+    from_parquet = convert_dataset(tmp_path / "rows.parquet", tmp_path / "pq")
+    assert (tmp_path / "ds" / "coco.json").read_bytes() == (
+        tmp_path / "pq" / "coco.json"
+    ).read_bytes()
+    names = [f["answer"] for f in from_dataset.to_dict()["files"]]
+    assert names == [f"row {n}" for n in range(1, 7)]
+    assert [f["answer"] for f in from_parquet.to_dict()["files"]] == [
+        f"rows.parquet:{n}" for n in range(1, 7)
+    ]
+    files = from_dataset.to_dict()["files"]
+    assert files[3]["error"] == "request failed: ServerError: 503"
+    assert "URI" in files[4]["error"]
+    assert any(p["kind"] == "truncated" for p in files[5]["problems"])
+    coco = json.loads((tmp_path / "ds" / "coco.json").read_text())
+    assert [im["file_name"] for im in coco["images"]] == ["a.jpg", "b.jpg", "c.jpg", "f.jpg"]
+    assert from_dataset.failed == 2 and from_dataset.annotations == 2 + 1 + len(
+        [a for a in coco["annotations"] if a["image_id"] == 4]
+    )
+
+
+def test_request_pipeline_against_the_fake_server(ray_session: None, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    from boxmask.api import RetryPolicy
+    from boxmask.testing.scenes import make_scene
+    from boxmask.testing.server import FakeGemini
+
+    paths = []
+    shapes = []
+    for i in range(6):
+        n = 1 + i % 3
+        path = tmp_path / f"scene{i}.png"
+        path.write_bytes(make_scene(i, n_shapes=n).encode("PNG"))
+        paths.append(str(path))
+        shapes.append(n)
+    paths.append(str(tmp_path / "missing.png"))
+
+    def marker(path: str) -> str:  # a piece of the image's base64 in the request body
+        return base64.b64encode(Path(path).read_bytes()).decode()[300:340]
+
+    with FakeGemini(api_keys=["k"], latency=0.01) as server:
+        server.add_fault("status", status=400, message="bad image", match=marker(paths[1]))
+        server.add_fault("status", status=503, times=1, match=marker(paths[2]))  # retried
+        server.add_fault("truncate", match=marker(paths[4]))
+        answers = request_answers(
+            paths,
+            "the shapes",
+            task="segment",
+            actors=2,
+            in_flight=2,
+            requests_per_second=200,
+            batch_size=2,
+            api_key="k",
+            base_url=server.base_url,
+            retry=RetryPolicy(max_retries=2, initial_delay=0.01),
+        )
+        report = convert_dataset(answers, tmp_path / "out", overlays=True)
+    files = report.to_dict()["files"]
+    assert [f["answer"] for f in files] == paths  # one row per image, in input order
+    assert "InvalidRequestError" in files[1]["error"] and "bad image" in files[1]["error"]
+    assert "FileNotFoundError" in files[6]["error"] and "missing.png" in files[6]["error"]
+    assert report.failed == 2
+    assert any(p["kind"] == "truncated" for p in files[4]["problems"])
+    for i in (0, 2, 3, 5):
+        assert files[i]["masks"] == shapes[i], files[i]
+        assert Path(files[i]["overlay"]).is_file()
+    coco = COCO(str(tmp_path / "out" / "coco.json"))
+    assert len(coco.imgs) == 5
+    assert len(coco.anns) == report.annotations >= sum(shapes[i] for i in (0, 2, 3, 5))
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "boxmask.cli.main", "convert", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def test_cli_engine_ray_writes_what_the_local_engine_writes(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "data", 6, bad=frozenset({2}))
+    assert len(jobs_from_dir(tmp_path / "data")[0]) == 2  # the DIR form pairs files by name
+    results = {}
+    for engine in ("local", "ray"):
+        proc = run_cli(
+            "--manifest", "data/pairs.jsonl", "--engine", engine,
+            "--coco", f"{engine}/coco.json", "--report", f"{engine}/report.json",
+            "--yolo", f"{engine}/yolo", "--workers", "2",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        results[engine] = proc
+    assert "Ray" in results["ray"].stderr  # says which cluster it joined or started
+    assert results["ray"].stdout.splitlines()[:-1] == results["local"].stdout.splitlines()[:-1]
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local")
+
+
+def test_cli_address_needs_the_ray_engine(tmp_path: Path) -> None:
+    proc = run_cli("--manifest", "m.jsonl", "--address", "auto", cwd=tmp_path)
+    assert proc.returncode == 2 and "--engine ray" in proc.stderr
+
+
+def test_import_boxmask_does_not_import_ray() -> None:
+    code = (
+        "import sys, boxmask, boxmask.distributed, boxmask.cli.main; "
+        "print('ray' in sys.modules, 'pyarrow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
