@@ -27,6 +27,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -215,18 +216,11 @@ def _spec(path: Path) -> FileSpec:
     return FileSpec(path=str(path), open_path=str(path.resolve()), kind=kind)
 
 
-def _plan(
-    source: Source,
-    settings: ConvertSettings,
-    *,
-    rows_per_task: int,
-    concurrency: int | None,
-) -> tuple[Any, ConvertSettings]:
-    """The lazy Dataset of pickled results, in input order."""
+def _rows(source: Source, rows_per_task: int) -> tuple[Any, tuple[FileSpec, ...]]:
+    """The lazy Dataset of input rows, in input order, and the manifest files read."""
     ray = _ray()
     files = _files(source)
     if files is not None:
-        settings = ConvertSettings(**{**settings.__dict__, "files": tuple(files)})
         listing = ray.data.from_items(
             [{"file": i} for i in range(len(files))], override_num_blocks=max(1, len(files))
         )
@@ -237,18 +231,23 @@ def _plan(
             fn_kwargs={"files": files, "chunk_rows": rows_per_task},
             num_cpus=0,  # reading is I/O: it must not take a CPU from the convert tasks
         )
-    elif isinstance(source, (list, tuple)):
+        return rows, tuple(files)
+    if isinstance(source, (list, tuple)):
         jobs = [row_from_job(j) if isinstance(j, Job) else dict(j) for j in source]
-        rows = ray.data.from_items(jobs)
-    elif hasattr(source, "map_batches"):
-        rows = source
-    else:
-        raise TypeError(
-            "source must be a ray.data.Dataset, a manifest path (JSONL or Parquet), a list "
-            f"of paths, or a list of Jobs/rows; got {type(source).__name__}"
-        )
-    rows = rows.repartition(target_num_rows_per_block=rows_per_task)
-    results = rows.map_batches(
+        return ray.data.from_items(jobs), ()
+    if hasattr(source, "map_batches"):
+        return source, ()
+    raise TypeError(
+        "source must be a ray.data.Dataset, a manifest path (JSONL or Parquet), a list "
+        f"of paths, or a list of Jobs/rows; got {type(source).__name__}"
+    )
+
+
+def _converted(
+    rows: Any, settings: ConvertSettings, *, rows_per_task: int, concurrency: int | None
+) -> Any:
+    """The lazy Dataset of pickled results, one per row, in order."""
+    return _split(_ray(), rows, rows_per_task).map_batches(
         _convert_task,
         batch_size=None,
         batch_format="pyarrow",
@@ -256,21 +255,57 @@ def _plan(
         num_cpus=1,
         concurrency=concurrency,
     )
-    return results, settings
+
+
+def _split(ray: Any, rows: Any, rows_per_task: int) -> Any:
+    """Blocks of at most ``rows_per_task`` rows, so that every CPU gets convert tasks.
+
+    Ray >= 2.48 splits blocks as they stream by (``repartition(target_num_rows_per_block)``;
+    earlier versions lack it or fail on it after a map). With an older Ray the rows are
+    first materialized (in the object store, spilled to disk when large), then split
+    into ``ceil(rows / rows_per_task)`` blocks in order.
+    """
+    if _version(ray.__version__) >= (2, 48):
+        return rows.repartition(target_num_rows_per_block=rows_per_task)
+    rows = rows.materialize()
+    split = rows.repartition(max(1, -(-rows.count() // rows_per_task)))
+    split.context.execution_options.preserve_order = rows.context.execution_options.preserve_order
+    split.context.enable_progress_bars = rows.context.enable_progress_bars
+    return split
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 @contextlib.contextmanager
-def _ordered(dataset: Any, progress_bars: bool) -> Iterator[None]:
-    """Execute ``dataset`` with preserve_order (results in input order), restoring the
-    context afterwards (derived datasets share it with the caller's)."""
-    context = dataset.context
-    saved = (context.execution_options.preserve_order, context.enable_progress_bars)
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = progress_bars
+def _ordered(dataset: Any, progress_bars: bool) -> Iterator[Callable[[Any], Any]]:
+    """Run with preserve_order (results in input order) and Ray's progress bars on or
+    off. Recent Ray reads these from the dataset's context (shared with the datasets
+    derived from it, and so with the caller's), older Ray (2.40) from the process-wide
+    current context: both are set, and restored afterwards. Yields a function that
+    applies the same settings to another dataset (a materialized one has its own)."""
+    contexts = [dataset.context, _ray().data.DataContext.get_current()]
+    saved = [(c.execution_options.preserve_order, c.enable_progress_bars) for c in contexts]
+
+    def apply(other: Any) -> Any:
+        other.context.execution_options.preserve_order = True
+        other.context.enable_progress_bars = progress_bars
+        return other
+
+    for context in contexts:
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = progress_bars
     try:
-        yield
+        yield apply
     finally:
-        context.execution_options.preserve_order, context.enable_progress_bars = saved
+        for context, (order, bars) in zip(contexts, saved, strict=True):
+            context.execution_options.preserve_order = order
+            context.enable_progress_bars = bars
 
 
 def _iter_results(dataset: Any) -> Iterator[JobResult]:
@@ -362,10 +397,12 @@ def run_ray_batch(
         image_sizes=dict(image_sizes) if image_sizes is not None else None,
     )
     try:
-        dataset, settings = _plan(
-            source, settings, rows_per_task=rows_per_task, concurrency=concurrency
-        )
-        with _ordered(dataset, progress_bars):
+        rows, files = _rows(source, rows_per_task)
+        settings = replace(settings, files=files)
+        with _ordered(rows, progress_bars) as apply:
+            dataset = apply(
+                _converted(rows, settings, rows_per_task=rows_per_task, concurrency=concurrency)
+            )
             for done, result in enumerate(_iter_results(dataset), start=1):
                 result.index = done - 1
                 if result.source == DATASET_SOURCE:
