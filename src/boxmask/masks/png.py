@@ -58,6 +58,8 @@ class PngHeader:
 
 def read_png_header(data: bytes) -> PngHeader:
     """Read the IHDR chunk without decoding any pixel. Raises MaskDecodeError."""
+    if data.startswith(_PNG_SIGNATURE) and len(data) < 33:
+        raise MaskDecodeError("bad_mask", f"mask PNG is cut short ({len(data)} bytes, no header)")
     if len(data) < 33 or not data.startswith(_PNG_SIGNATURE):
         kind = _sniff_format(data)
         raise MaskDecodeError("bad_mask", f"mask is not a PNG ({kind})")
