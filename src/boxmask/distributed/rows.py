@@ -177,6 +177,15 @@ def _failed(source: str, image: Any, message: str) -> JobResult:
     return JobResult(index=-1, source=source, image=image_name, file_name=file_name, error=message)
 
 
+def _image(entry: Mapping[str, Any], base: Path) -> str | None:
+    """The row's image as the report names it (relative paths joined to the manifest's
+    folder, as for converted rows)."""
+    image = entry.get("image")
+    if not isinstance(image, str) or not image:
+        return None
+    return image if _is_uri(image) else str(base / image)
+
+
 def _strip_where(message: str, where: str) -> str:
     prefix = f"{where}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
@@ -282,13 +291,12 @@ def convert_row(row: Mapping[str, Any], settings: ConvertSettings) -> JobResult:
     try:
         upstream = entry.get("error")
         if upstream:
-            image = entry.get("image")
-            return _failed(where, image, f"request failed: {upstream}")
+            return _failed(where, _image(entry, base), f"request failed: {upstream}")
         job = _job(entry, where, base, kind, settings)
     except ManifestError as exc:
-        return _failed(where, entry.get("image"), _strip_where(str(exc), where))
+        return _failed(where, _image(entry, base), _strip_where(str(exc), where))
     except Exception as exc:  # a malformed row must not sink the task
-        return _failed(where, entry.get("image"), f"unusable row: {exc!r}")
+        return _failed(where, _image(entry, base), f"unusable row: {exc!r}")
     overlay = None
     if settings.overlay_dir is not None and job.image is not None and not _is_uri(job.image):
         import uuid
