@@ -20,3 +20,10 @@ def real_answers() -> Path:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Watch the whole session for a leaked API key (tests/test_reliability_secrets.py)."""
+    from tests import reliability_secrets
+
+    config.pluginmanager.register(reliability_secrets, "reliability-secrets")
