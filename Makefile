@@ -33,8 +33,8 @@ clean:
 
 # Coverage-guided fuzzing (atheris/libFuzzer) of every target in fuzz/targets.py for
 # FUZZ_SECONDS each (FUZZ_TARGETS="a b" to pick). Inputs that add coverage and crashes go
-# under FUZZ_WORK; a crash or a 2 GB peak fails the run. Replay a crash without atheris:
-# .venv/bin/python -m fuzz.run TARGET --replay FILE
+# under FUZZ_WORK; a crash or a 4 GB peak fails the run (a long atheris run itself grows
+# towards 2 GB). Replay a crash without atheris: .venv/bin/python -m fuzz.run T --replay F
 .PHONY: fuzz
 FUZZ_SECONDS ?= 120
 FUZZ_WORK ?= $(or $(TMPDIR),/tmp)/boxmask-fuzz
@@ -45,7 +45,7 @@ fuzz: $(STAMP)
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log $(FUZZ_WORK)/$$t.log)"; \
 	  mkdir -p $(FUZZ_WORK)/$$t; \
 	  dirs="fuzz/corpus/$$t"; test -d tests/fuzz_regressions/$$t && dirs="$$dirs tests/fuzz_regressions/$$t"; \
-	  $(BIN)/python -m fuzz.run $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  $(BIN)/python -m fuzz.run $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
 	    -timeout=30 -max_len=4096 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_WORK)/crashes/$$t- $(FUZZ_WORK)/$$t $$dirs \
 	    >$(FUZZ_WORK)/$$t.log 2>&1 || { grep -av "WARN\|libpng" $(FUZZ_WORK)/$$t.log | tail -30; exit 1; }; \
