@@ -5,8 +5,8 @@
 Seeds give the fuzzer a start in each region of the input space: the real answers of
 ``fixtures/answers`` for the text target, each PNG layout for the mask target, and
 fixed pseudo-random byte strings for the structure targets (their byte decoding is
-total, so any bytes are a valid input). Inputs that atheris found to add coverage
-are merged in beside them by ``make fuzz-merge``.
+total, so any bytes are a valid input). Beside them, ``atheris-*`` files are a sample
+of what atheris kept for new coverage in a 300-second run per target.
 """
 
 from __future__ import annotations
