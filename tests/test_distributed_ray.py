@@ -55,7 +55,8 @@ def ray_session() -> Iterator[None]:
 
 def write_manifest(folder: Path, n: int, *, bad: frozenset[int] = frozenset()) -> Path:
     """``n`` images with answers in every form a manifest allows: answer files, inline
-    text, raw API responses, a size without an image; ``bad`` rows hold no JSON."""
+    text, raw API responses, a size without an image; ``bad`` rows hold no JSON and
+    their image comes again at the end with a good answer."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for i in range(n):
@@ -70,6 +71,8 @@ def write_manifest(folder: Path, n: int, *, bad: frozenset[int] = frozenset()) -
             lines.append({"image": f"img{i:03d}.png", "response": RESPONSE})
         else:
             lines.append({"width": 640, "height": 480, "answer": text})
+    for i in sorted(bad):  # the same image again, now with an answer: its overlay name
+        lines.append({"image": f"img{i:03d}.png", "answer": to_answer_text(make_items(2))})
     manifest = folder / "pairs.jsonl"
     manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     return manifest
@@ -112,8 +115,9 @@ def test_ray_output_is_byte_identical_to_the_local_engine(
     ours, theirs = tree(tmp_path / "ray"), tree(tmp_path / "local")
     assert ours == theirs
     assert {"coco.json", "report.json", "yolo/data.yaml", "overlays/img000.png"} <= set(ours)
+    assert "overlays/img005-2.png" in ours  # names are handed out in input order
     assert not [name for name in ours if ".boxmask-" in name]  # no temporary overlay left
-    assert local.failed == 1 and local.images == 9
+    assert local.failed == 1 and local.images == 10
 
 
 def test_bad_rows_are_reported_not_lost(ray_session: None, tmp_path: Path) -> None:

@@ -323,8 +323,9 @@ def _overlay_dir(options: BatchOptions) -> tuple[str | None, str]:
 
 
 def _place_overlay(result: JobResult, names: OverlayNames) -> None:
-    """Rename a task's temporary overlay to its final name (input order)."""
-    target = names.target(result.image, result.file_name) if result.error is None else None
+    """Rename a task's temporary overlay to its final name. Every row with an image takes
+    its name in input order, failed or not, exactly as the local engine hands them out."""
+    target = names.target(result.image, result.file_name)
     temporary, result.overlay_written = result.overlay_written, None
     if temporary is None or target is None:
         return
