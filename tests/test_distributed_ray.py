@@ -204,6 +204,9 @@ def test_dataset_and_parquet_sources_give_the_same_dataset(
     assert from_dataset.failed == 2 and from_dataset.annotations == 2 + 1 + len(
         [a for a in coco["annotations"] if a["image_id"] == 4]
     )
+    # Overlays need the picture: a URI row is converted and says it has no overlay.
+    uri = convert_dataset([rows[1]], tmp_path / "uri", overlays=True)
+    assert uri.images == 1 and [p["kind"] for p in uri.files[0]["problems"]] == ["overlay"]
 
 
 def test_request_pipeline_against_the_fake_server(ray_session: None, tmp_path: Path) -> None:

@@ -327,6 +327,15 @@ def _place_overlay(result: JobResult, names: OverlayNames) -> None:
     its name in input order, failed or not, exactly as the local engine hands them out."""
     target = names.target(result.image, result.file_name)
     temporary, result.overlay_written = result.overlay_written, None
+    if target is not None and temporary is None and result.error is None:
+        result.problems.append(
+            {
+                "index": None,
+                "kind": "overlay",
+                "message": f"no overlay: {result.image} is a URI, not a local image file",
+                "dropped": False,
+            }
+        )
     if temporary is None or target is None:
         return
     try:
