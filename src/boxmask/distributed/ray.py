@@ -3,12 +3,16 @@ engine writes (COCO, YOLO, overlays, report).
 
 Plan (one streaming Ray Data pipeline)::
 
-    manifest files ──► read tasks (one per file, lines/rows in order, numbered)
-    or a Dataset   ──┘        │
-                              ▼  streaming repartition: blocks of ``rows_per_task`` rows
+    manifest files ──► driver: one pass over the lines (no parsing) cuts them into
+                       chunks of ``rows_per_task`` rows (byte range + first line number;
+                       Parquet: row groups)
+    or a Dataset   ──► its rows, ``rows_per_task`` at a time
+                              │
+                              ▼
                     convert tasks (map_batches, 1 CPU each, single-threaded):
-                    row ► Job ► convert_job ► JobResult (COCO fragment with local ids,
-                    YOLO rows, problems; overlay PNG under a temporary name)
+                    read the chunk ► row ► Job ► convert_job ► JobResult (COCO fragment
+                    with local ids, YOLO rows, problems; overlay PNG under a temporary
+                    name)
                               │  preserve_order: results reach the driver in input order
                               ▼
                     driver: ResultCollector (the local engine's merge): fresh image and
@@ -26,7 +30,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,8 @@ from boxmask.distributed.rows import (
     convert_row,
     dump_result,
     load_result,
-    read_file_rows,
+    plan_chunks,
+    read_chunk,
     row_from_job,
     working_directory,
 )
@@ -158,31 +163,43 @@ def _quiet_ray_data() -> None:
 
 
 # ------------------------------------------------------------------------------- tasks
-def _read_task(batch: Any, *, files: Sequence[FileSpec], chunk_rows: int) -> Iterator[Any]:
-    """map_batches UDF: one input row ``{"file": i}`` → the rows of file ``i`` in order."""
-    import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
-
-    for index in batch.column("file").to_pylist():
-        for rows in read_file_rows(files[int(index)], int(index), chunk_rows):
-            yield pa.Table.from_pylist(rows)
-
-
 _SINGLE_THREADED = False
 
 
-def _convert_task(batch: Any, *, settings: ConvertSettings) -> Any:
-    """map_batches UDF: rows → one pickled :class:`JobResult` per row, in order."""
+def _single_threaded() -> None:
     global _SINGLE_THREADED
-    import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
-
     if not _SINGLE_THREADED:  # one Ray CPU = one core: no helper threads in workers
         from boxmask.threads import set_threads
 
         set_threads(1)
         _SINGLE_THREADED = True
+
+
+def _results_table(results: Iterable[JobResult]) -> Any:
+    import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
+
+    data = [dump_result(result) for result in results]
+    return pa.table({"result": pa.array(data, type=pa.large_binary())})
+
+
+def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
+    """map_batches UDF: file chunks → one pickled :class:`JobResult` per row, in order."""
+    _single_threaded()
     with working_directory(settings.cwd):
-        results = [dump_result(convert_row(row, settings)) for row in batch.to_pylist()]
-    return pa.table({"result": pa.array(results, type=pa.large_binary())})
+        results = [
+            convert_row(row, settings)
+            for chunk in batch.to_pylist()
+            for row in read_chunk(settings.files[int(chunk["file"])], chunk)
+        ]
+    return _results_table(results)
+
+
+def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
+    """map_batches UDF: Dataset rows → one pickled :class:`JobResult` per row, in order."""
+    _single_threaded()
+    with working_directory(settings.cwd):
+        results = [convert_row(row, settings) for row in batch.to_pylist()]
+    return _results_table(results)
 
 
 # ------------------------------------------------------------------------------- plan
@@ -216,96 +233,97 @@ def _spec(path: Path) -> FileSpec:
     return FileSpec(path=str(path), open_path=str(path.resolve()), kind=kind)
 
 
-def _rows(source: Source, rows_per_task: int) -> tuple[Any, tuple[FileSpec, ...]]:
-    """The lazy Dataset of input rows, in input order, and the manifest files read."""
+def _converted(
+    source: Source, settings: ConvertSettings, *, rows_per_task: int, concurrency: int | None
+) -> tuple[Any, ConvertSettings]:
+    """The lazy Dataset of pickled results, one per input row, in input order (None when
+    there is no row), and the settings with the manifest files.
+
+    Manifest files are cut into chunks of ``rows_per_task`` rows on the driver (a pass over
+    the lines, no parsing; Parquet: row groups), one chunk per task, which reads its bytes
+    and converts them: every CPU gets work from the first chunk, with no repartition. Rows
+    of a Dataset go ``rows_per_task`` at a time to the convert tasks (small blocks are
+    bundled; a larger block is one task: ``ds.repartition(...)`` it first for more tasks).
+    """
     ray = _ray()
+    remote = {"num_cpus": 1, "concurrency": concurrency}
     files = _files(source)
     if files is not None:
-        listing = ray.data.from_items(
-            [{"file": i} for i in range(len(files))], override_num_blocks=max(1, len(files))
-        )
-        rows = listing.map_batches(
-            _read_task,
-            batch_size=1,
+        settings = replace(settings, files=tuple(files))
+        chunks = [c for i, spec in enumerate(files) for c in plan_chunks(spec, i, rows_per_task)]
+        if not chunks:
+            return None, settings
+        listing = ray.data.from_items(chunks, override_num_blocks=len(chunks))
+        converted = listing.map_batches(
+            _convert_chunks,
+            batch_size=None,
             batch_format="pyarrow",
-            fn_kwargs={"files": files, "chunk_rows": rows_per_task},
-            num_cpus=0,  # reading is I/O: it must not take a CPU from the convert tasks
+            fn_kwargs={"settings": settings},
+            **remote,
         )
-        return rows, tuple(files)
+        return converted, settings
     if isinstance(source, (list, tuple)):
-        jobs = [row_from_job(j) if isinstance(j, Job) else dict(j) for j in source]
-        return ray.data.from_items(jobs), ()
-    if hasattr(source, "map_batches"):
-        return source, ()
-    raise TypeError(
-        "source must be a ray.data.Dataset, a manifest path (JSONL or Parquet), a list "
-        f"of paths, or a list of Jobs/rows; got {type(source).__name__}"
-    )
-
-
-def _converted(
-    rows: Any, settings: ConvertSettings, *, rows_per_task: int, concurrency: int | None
-) -> Any:
-    """The lazy Dataset of pickled results, one per row, in order."""
-    return _split(_ray(), rows, rows_per_task).map_batches(
-        _convert_task,
-        batch_size=None,
+        rows = [row_from_job(j) if isinstance(j, Job) else dict(j) for j in source]
+        if not rows:
+            return None, settings
+        blocks = max(1, -(-len(rows) // rows_per_task))
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks)
+    elif hasattr(source, "map_batches"):
+        dataset = source
+    else:
+        raise TypeError(
+            "source must be a ray.data.Dataset, a manifest path (JSONL or Parquet), a list "
+            f"of paths, or a list of Jobs/rows; got {type(source).__name__}"
+        )
+    converted = dataset.map_batches(
+        _convert_rows,
+        batch_size=rows_per_task,
         batch_format="pyarrow",
         fn_kwargs={"settings": settings},
-        num_cpus=1,
-        concurrency=concurrency,
+        **remote,
     )
-
-
-def _split(ray: Any, rows: Any, rows_per_task: int) -> Any:
-    """Blocks of at most ``rows_per_task`` rows, so that every CPU gets convert tasks.
-
-    Ray >= 2.48 splits blocks as they stream by (``repartition(target_num_rows_per_block)``;
-    earlier versions lack it or fail on it after a map). With an older Ray the rows are
-    first materialized (in the object store, spilled to disk when large), then split
-    into ``ceil(rows / rows_per_task)`` blocks in order.
-    """
-    if _version(ray.__version__) >= (2, 48):
-        return rows.repartition(target_num_rows_per_block=rows_per_task)
-    rows = rows.materialize()
-    split = rows.repartition(max(1, -(-rows.count() // rows_per_task)))
-    split.context.execution_options.preserve_order = rows.context.execution_options.preserve_order
-    split.context.enable_progress_bars = rows.context.enable_progress_bars
-    return split
-
-
-def _version(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:2]:
-        digits = "".join(c for c in piece if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
+    return converted, settings
 
 
 @contextlib.contextmanager
-def _ordered(dataset: Any, progress_bars: bool) -> Iterator[Callable[[Any], Any]]:
+def _ordered(dataset: Any, progress_bars: bool, *, own_plan: bool) -> Iterator[None]:
     """Run with preserve_order (results in input order) and Ray's progress bars on or
     off. Recent Ray reads these from the dataset's context (shared with the datasets
-    derived from it, and so with the caller's), older Ray (2.40) from the process-wide
-    current context: both are set, and restored afterwards. Yields a function that
-    applies the same settings to another dataset (a materialized one has its own)."""
+    it derives from, so with the caller's), older Ray (2.40) from the process-wide
+    current context: both are set, and restored afterwards.
+
+    ``own_plan`` (the input is files or jobs, so the plan is only our convert tasks):
+    Ray's per-operator resource reservation is turned off too. It keeps half the CPUs
+    for the operators before the convert tasks, which here only list chunks: measured
+    on 2 CPUs, 2,000 answers took 6.8 s with it and 4.8 s without.
+    """
     contexts = [dataset.context, _ray().data.DataContext.get_current()]
-    saved = [(c.execution_options.preserve_order, c.enable_progress_bars) for c in contexts]
-
-    def apply(other: Any) -> Any:
-        other.context.execution_options.preserve_order = True
-        other.context.enable_progress_bars = progress_bars
-        return other
-
+    saved = [
+        (c.execution_options.preserve_order, c.enable_progress_bars, _reservation(c))
+        for c in contexts
+    ]
     for context in contexts:
         context.execution_options.preserve_order = True
         context.enable_progress_bars = progress_bars
+        if own_plan and hasattr(context, "op_resource_reservation_enabled"):
+            context.op_resource_reservation_enabled = False
     try:
-        yield apply
+        yield
     finally:
-        for context, (order, bars) in zip(contexts, saved, strict=True):
+        for context, (order, bars, reserve) in zip(contexts, saved, strict=True):
             context.execution_options.preserve_order = order
             context.enable_progress_bars = bars
+            if reserve is not None:
+                context.op_resource_reservation_enabled = reserve
+
+
+def _reservation(context: Any) -> bool | None:
+    return getattr(context, "op_resource_reservation_enabled", None)
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _iter_results(dataset: Any) -> Iterator[JobResult]:
@@ -407,13 +425,18 @@ def run_ray_batch(
         image_sizes=dict(image_sizes) if image_sizes is not None else None,
     )
     try:
-        rows, files = _rows(source, rows_per_task)
-        settings = replace(settings, files=files)
-        with _ordered(rows, progress_bars) as apply:
-            dataset = apply(
-                _converted(rows, settings, rows_per_task=rows_per_task, concurrency=concurrency)
-            )
-            for done, result in enumerate(_iter_results(dataset), start=1):
+        dataset, settings = _converted(
+            source, settings, rows_per_task=rows_per_task, concurrency=concurrency
+        )
+        own_plan = not hasattr(source, "map_batches")
+        context = (
+            _ordered(dataset, progress_bars, own_plan=own_plan)
+            if dataset is not None
+            else _nothing()
+        )
+        with context:
+            results = _iter_results(dataset) if dataset is not None else iter(())
+            for done, result in enumerate(results, start=1):
                 result.index = done - 1
                 if result.source == DATASET_SOURCE:
                     result.source = f"{DATASET_SOURCE} {done}"

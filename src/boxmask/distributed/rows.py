@@ -26,6 +26,7 @@ line, not UTF-8, missing image, unreadable answer...). Nothing is dropped.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickle
@@ -41,12 +42,13 @@ __all__ = [
     "ConvertSettings",
     "FileSpec",
     "convert_row",
-    "read_file_rows",
+    "plan_chunks",
+    "read_chunk",
     "row_from_job",
     "working_directory",
 ]
 
-#: Row keys of a file row: which input file (index into the file list) and its line
+#: Keys of a row read from a file: which input file (index into the file list) and its line
 #: (JSONL, 1-based, blank lines counted as in ``boxmask convert``) or row (Parquet,
 #: 1-based). ``_text`` is the raw JSONL line (bytes), parsed in the convert task so that
 #: a bad line is reported as that row's failure.
@@ -115,41 +117,63 @@ def working_directory(path: str) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------- reading files
-def read_file_rows(spec: FileSpec, index: int, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    """The rows of one input file in order, ``chunk_rows`` at a time.
+def plan_chunks(spec: FileSpec, index: int, rows_per_chunk: int) -> list[dict[str, int]]:
+    """Cut file ``index`` into chunks of about ``rows_per_chunk`` rows (driver side).
 
-    JSONL lines are returned raw (bytes) with their 1-based line number; blank lines are
-    skipped but counted, as ``boxmask convert --manifest`` does. Parquet rows are
-    returned as dicts with their 1-based row number. Raises ``OSError`` when the file
-    cannot be read (the whole run stops: a missing input file is not a row failure).
+    JSONL: one pass over the lines (no parsing) gives each chunk's byte range and the
+    number of its first line, so tasks read just their bytes and name rows
+    ``manifest.jsonl:LINE`` exactly; lines end at ``\n`` only. Parquet: whole row groups
+    from the file's metadata (the smallest unit a task can read alone), first row
+    numbers from their sizes. Raises ``OSError`` when the file cannot be read.
     """
     if spec.kind == "parquet":
-        yield from _parquet_rows(spec, index, chunk_rows)
-        return
-    chunk: list[dict[str, Any]] = []
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, import-not-found]
+
+        chunks = []
+        first = 1
+        with pq.ParquetFile(spec.open_path) as parquet:
+            for group in range(parquet.metadata.num_row_groups):
+                rows = parquet.metadata.row_group(group).num_rows
+                chunks.append({"file": index, "start": group, "end": group + 1, "line": first})
+                first += rows
+        return chunks
+    chunks = []
+    offset = start = 0
+    first = count = 0
     with open(spec.open_path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            chunk.append({FILE_KEY: index, LINE_KEY: number, TEXT_KEY: raw.rstrip(b"\r\n")})
-            if len(chunk) >= chunk_rows:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+        for number, line in enumerate(handle, start=1):
+            if count == 0:
+                start, first = offset, number
+            offset += len(line)
+            count += 1
+            if count == rows_per_chunk:
+                chunks.append({"file": index, "start": start, "end": offset, "line": first})
+                count = 0
+    if count:
+        chunks.append({"file": index, "start": start, "end": offset, "line": first})
+    return chunks
 
 
-def _parquet_rows(spec: FileSpec, index: int, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    import pyarrow.parquet as pq  # type: ignore[import-untyped, import-not-found]
+def read_chunk(spec: FileSpec, chunk: Mapping[str, int]) -> Iterator[dict[str, Any]]:
+    """The rows of one chunk (task side), numbered; blank JSONL lines are skipped but
+    counted, as ``boxmask convert --manifest`` does. JSONL rows carry the raw line, parsed
+    by :func:`convert_row` so that a bad line is that row's reported failure."""
+    index, number = int(chunk["file"]), int(chunk["line"])
+    if spec.kind == "parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, import-not-found]
 
-    number = 0
-    with pq.ParquetFile(spec.open_path) as parquet:
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
-            rows = batch.to_pylist()
-            for row in rows:
-                number += 1
-                row[FILE_KEY], row[LINE_KEY] = index, number
-            yield rows
+        with pq.ParquetFile(spec.open_path) as parquet:
+            table = parquet.read_row_groups(list(range(int(chunk["start"]), int(chunk["end"]))))
+        for offset, row in enumerate(table.to_pylist()):
+            row[FILE_KEY], row[LINE_KEY] = index, number + offset
+            yield row
+        return
+    with open(spec.open_path, "rb") as handle:
+        handle.seek(int(chunk["start"]))
+        data = handle.read(int(chunk["end"]) - int(chunk["start"]))
+    for offset, raw in enumerate(io.BytesIO(data)):
+        if raw.strip():
+            yield {FILE_KEY: index, LINE_KEY: number + offset, TEXT_KEY: raw.rstrip(b"\r\n")}
 
 
 # ----------------------------------------------------------------------- row → result
