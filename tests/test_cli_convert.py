@@ -145,7 +145,13 @@ def test_identical_output_for_one_and_two_workers(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_leaves_no_partial_output(tmp_path: Path, sig: int) -> None:
-    make_folder(tmp_path / "d", 400, masks=20, size=(1280, 720))
+    # A long batch that is cheap to set up: 20 answers, listed 3,000 times (size only).
+    for i in range(20):
+        (tmp_path / f"a{i}.txt").write_text(to_answer_text(make_items(20, seed=i)))
+    lines = [
+        json.dumps({"answer": f"a{k % 20}.txt", "width": 1280, "height": 720}) for k in range(3000)
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
     target = tmp_path / "out" / "coco.json"
     proc = subprocess.Popen(
         [
@@ -153,7 +159,8 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path: Path, sig: int) -> N
             "-m",
             "boxmask.cli.main",
             "convert",
-            str(tmp_path / "d"),
+            "--manifest",
+            str(tmp_path / "m.jsonl"),
             "--coco",
             str(target),
             "--workers",
@@ -162,7 +169,7 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path: Path, sig: int) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while (
         not list((tmp_path / "out").glob(".coco.json.annotations.*"))
         and time.monotonic() < deadline
@@ -171,10 +178,10 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path: Path, sig: int) -> N
     time.sleep(0.3)
     assert proc.poll() is None, "the batch finished before it could be interrupted"
     os.kill(proc.pid, sig)
-    proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=180)
     assert not target.exists()
     if sig == signal.SIGINT:
-        assert proc.returncode == 130
+        assert proc.returncode == 130, err.decode(errors="replace")[-2000:]
         assert list((tmp_path / "out").iterdir()) == []
 
 
