@@ -300,3 +300,32 @@ def test_import_boxmask_does_not_import_ray() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_connect_keeps_a_ray_the_caller_started(ray_session: None) -> None:
+    from boxmask.distributed import connect
+    from boxmask.distributed.ray import disconnect
+
+    assert connect("auto").startswith("using the connected Ray (2 CPUs)")
+    disconnect()  # not ours to stop
+    assert ray.is_initialized()
+
+
+def test_rate_limit_spaces_the_requests_of_an_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from boxmask.distributed import request
+
+    clock = {"now": 100.0}
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(round(seconds, 6))
+
+    monkeypatch.setattr(request.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(request.time, "sleep", sleep)
+    pacer = request._Pacer(0.5)  # e.g. 4 requests/s shared by 2 actors
+    for _ in range(4):
+        pacer.wait()
+    assert sleeps == [0.5, 1.0, 1.5]  # the first goes at once, then one every 0.5 s
+    clock["now"] = 200.0  # after a pause, no catching up in a burst
+    pacer.wait()
+    assert sleeps == [0.5, 1.0, 1.5]
