@@ -59,7 +59,10 @@ class CocoMerger:
 
     def add(self, fragment: dict[str, Any]) -> tuple[int, list[str]]:
         """Add one image's fragment; returns its global image id and notes (merged image,
-        duplicate file name, labels outside fixed categories)."""
+        duplicate file name, labels outside fixed categories).
+
+        Annotations are COCO dicts, or ``(category id, image id, JSON body)`` tuples from
+        :func:`boxmask.batch.worker.serialize_annotation` (cheaper for the parent)."""
         local_names = {c["id"]: c["name"] for c in fragment.get("categories", [])}
         notes: list[str] = []
         image_ids: dict[int, int] = {}
@@ -85,7 +88,13 @@ class CocoMerger:
             entry["id"] = self.images
             self._write(self._images_file, entry, first=self.images == 1)
         for ann in fragment.get("annotations", []):
-            name = local_names.get(ann["category_id"])
+            if isinstance(ann, dict):  # a plain COCO annotation
+                local_category, local_image = ann["category_id"], ann["image_id"]
+                rest = {k: v for k, v in ann.items() if k not in ("id", "image_id", "category_id")}
+                body = _dump(rest)[1:]
+            else:  # (category, image, JSON body) serialized by a worker
+                local_category, local_image, body = ann
+            name = local_names.get(local_category)
             category = self.category_id(name) if name is not None else None
             if category is None:
                 notes.append(
@@ -93,11 +102,12 @@ class CocoMerger:
                 )
                 continue
             self.annotations += 1
-            entry = dict(ann)
-            entry["id"] = self.annotations
-            entry["image_id"] = image_ids[ann["image_id"]]
-            entry["category_id"] = category
-            self._write(self._annotations_file, entry, first=self.annotations == 1)
+            head = (
+                f'{{"id":{self.annotations},"image_id":{image_ids[local_image]},'
+                f'"category_id":{category}'
+            )
+            text = head + ("}" if body == "}" else "," + body)
+            self._annotations_file.write(("" if self.annotations == 1 else ",\n") + text)
         image_id = next(iter(image_ids.values()), self.images)
         return image_id, notes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -46,6 +47,17 @@ class JobResult:
     mask_pixels: int = 0
     overlay_written: str | None = None
     seconds: float = 0.0
+
+
+def serialize_annotation(annotation: dict[str, Any]) -> tuple[int, int, str]:
+    """``(local category id, local image id, JSON of the other fields)``.
+
+    The JSON text starts after the opening brace, so the merger writes
+    ``{"id":..,"image_id":..,"category_id":..,`` + text without re-encoding masks.
+    """
+    rest = {k: v for k, v in annotation.items() if k not in ("id", "image_id", "category_id")}
+    body = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))[1:]
+    return int(annotation["category_id"]), int(annotation["image_id"]), body
 
 
 def init_worker(single_threaded: bool) -> None:
@@ -118,7 +130,12 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     )
     dataset.add(detections, file_name=job.file_name, image_id=1)
     coco = dataset.to_dict()
-    result.coco = {k: coco[k] for k in ("images", "annotations", "categories")}
+    result.coco = {
+        "images": coco["images"],
+        "categories": coco["categories"],
+        # Serialized here, in the worker: the parent only prepends the ids it assigns.
+        "annotations": [serialize_annotation(a) for a in coco["annotations"]],
+    }
     result.problems.extend(_export_problems(dataset.problems))
     if options.yolo is not None:
         result.yolo_lines = _yolo_lines(detections, job.file_name, options)
