@@ -204,6 +204,14 @@ def test_dataset_and_parquet_sources_give_the_same_dataset(
     assert from_dataset.failed == 2 and from_dataset.annotations == 2 + 1 + len(
         [a for a in coco["annotations"] if a["image_id"] == 4]
     )
+    # Rows without an image are pictures of their own, named by their row number.
+    sized = {"width": 64, "height": 48, "answer": to_answer_text(make_items(1))}
+    alone = convert_dataset([sized, sized], tmp_path / "alone")
+    coco = json.loads((tmp_path / "alone" / "coco.json").read_text())
+    assert alone.images == 2 and [im["file_name"] for im in coco["images"]] == [
+        "row-1.jpg",
+        "row-2.jpg",
+    ]
     # Overlays need the picture: a URI row is converted and says it has no overlay.
     uri = convert_dataset([rows[1]], tmp_path / "uri", overlays=True)
     assert uri.images == 1 and [p["kind"] for p in uri.files[0]["problems"]] == ["overlay"]

@@ -340,6 +340,16 @@ def _overlay_dir(options: BatchOptions) -> tuple[str | None, str]:
     return None, ".png"
 
 
+def _name_dataset_row(result: JobResult, number: int) -> None:
+    """A Dataset row without ``source`` is ``row N`` in the report and, without an image,
+    ``row-N.jpg`` in COCO (one picture per row, as manifest lines get ``m-12.jpg``)."""
+    result.source = f"{DATASET_SOURCE} {number}"
+    if result.image is None:
+        result.file_name = f"{DATASET_SOURCE}-{number}.jpg"
+        for image in (result.coco or {}).get("images", []):
+            image["file_name"] = result.file_name
+
+
 def _place_overlay(result: JobResult, names: OverlayNames) -> None:
     """Rename a task's temporary overlay to its final name. Every row with an image takes
     its name in input order, failed or not, exactly as the local engine hands them out."""
@@ -439,7 +449,7 @@ def run_ray_batch(
             for done, result in enumerate(results, start=1):
                 result.index = done - 1
                 if result.source == DATASET_SOURCE:
-                    result.source = f"{DATASET_SOURCE} {done}"
+                    _name_dataset_row(result, done)
                 _place_overlay(result, names)
                 collector.add(result)
                 if on_result is not None:
