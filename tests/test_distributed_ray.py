@@ -311,8 +311,7 @@ def test_import_boxmask_does_not_import_ray() -> None:
 
 
 def test_connect_keeps_a_ray_the_caller_started(ray_session: None) -> None:
-    from boxmask.distributed import connect
-    from boxmask.distributed.ray import disconnect
+    from boxmask.distributed import connect, disconnect
 
     assert connect("auto").startswith("using the connected Ray (2 CPUs)")
     disconnect()  # not ours to stop

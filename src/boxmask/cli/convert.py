@@ -186,7 +186,7 @@ def _run_on_ray(
     source: Any, options: BatchOptions, args: argparse.Namespace, on_result: Any
 ) -> BatchReport:
     """The Ray engine: connect (or start a local Ray, saying so), convert, disconnect."""
-    from boxmask.distributed.ray import (
+    from boxmask.distributed import (
         ClusterError,
         RayNotInstalledError,
         connect,

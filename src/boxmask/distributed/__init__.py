@@ -14,13 +14,13 @@ Ray (the functions do, and raise :class:`RayNotInstalledError` when it is missin
 
 from __future__ import annotations
 
-from boxmask.distributed.ray import (
+from boxmask.distributed.cluster import (
     ClusterError,
     RayNotInstalledError,
     connect,
-    convert_dataset,
-    run_ray_batch,
+    disconnect,
 )
+from boxmask.distributed.ray import convert_dataset, run_ray_batch
 from boxmask.distributed.request import ANSWER_COLUMNS, request_answers
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "RayNotInstalledError",
     "connect",
     "convert_dataset",
+    "disconnect",
     "request_answers",
     "run_ray_batch",
 ]

@@ -219,7 +219,7 @@ def request_answers(
     ``max_retries``, ``retry``) as for :class:`boxmask.Client`. Nothing runs until the
     Dataset is consumed (e.g. by :func:`boxmask.distributed.convert_dataset`).
     """
-    from boxmask.distributed.ray import _ray
+    from boxmask.distributed.cluster import _ray
 
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
