@@ -17,7 +17,7 @@ from typing import Any
 from boxmask import __version__
 from boxmask.batch.jobs import Job
 from boxmask.batch.merge import CocoMerger, check_writable
-from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, init_worker
+from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, convert_jobs, init_worker
 from boxmask.errors import ExportError
 
 __all__ = [
@@ -102,18 +102,35 @@ def _in_order(
     pool = context.Pool(workers, initializer=init_worker, initargs=(True,))
     try:
         pending: collections.deque[Any] = collections.deque()
-        for task in tasks:
-            pending.append(pool.apply_async(convert_job, (task,)))
+        # Jobs travel in small chunks: one round trip per chunk instead of per job keeps
+        # the parent's share of a CPU (pickling, queue threads) small.
+        for chunk in _chunks(tasks, CHUNK_JOBS):
+            pending.append(pool.apply_async(convert_jobs, (chunk,)))
             if len(pending) >= window:
-                yield pending.popleft().get()
+                yield from pending.popleft().get()
         while pending:
-            yield pending.popleft().get()
+            yield from pending.popleft().get()
         pool.close()
     except BaseException:
         pool.terminate()
         raise
     finally:
         pool.join()
+
+
+#: Jobs sent to a worker process at once.
+CHUNK_JOBS = 8
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _check_outputs(options: BatchOptions) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from boxmask.batch.jobs import Job
 from boxmask.errors import BoxmaskError
 
-__all__ = ["JobResult", "WorkerOptions", "convert_job", "init_worker"]
+__all__ = ["JobResult", "WorkerOptions", "convert_job", "convert_jobs", "init_worker"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ def convert_job(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
         result.error = f"internal error: {exc!r}\n{traceback.format_exc(limit=5)}"
     result.seconds = time.perf_counter() - start
     return result
+
+
+def convert_jobs(tasks: list[tuple[int, Job, WorkerOptions, str | None]]) -> list[JobResult]:
+    """:func:`convert_job` for a chunk of tasks, in order (one process round trip)."""
+    return [convert_job(task) for task in tasks]
 
 
 def _describe(exc: BaseException) -> str:
