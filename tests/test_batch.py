@@ -163,3 +163,25 @@ def test_merger_renumbers_and_maps_categories(tmp_path: Path) -> None:
 
 def test_job_file_name_without_image() -> None:
     assert Job(source="x/answer.txt", size=(5, 5)).file_name == "answer.jpg"
+
+
+def test_same_file_name_in_two_folders_is_reported_not_merged(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (320, 240)).save(tmp_path / folder / "img.png")
+    text = to_answer_text(make_items(2, seed=1))
+    lines = [{"image": f"{folder}/img.png", "answer": text} for folder in ("a", "b")]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    report = run_batch(
+        jobs_from_manifest(tmp_path / "m.jsonl"),
+        BatchOptions(coco=tmp_path / "c.json", yolo=tmp_path / "yolo"),
+    )
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["images"]) == 2 and len(data["annotations"]) == 4
+    messages = [p["message"] for f in report.files for p in f["problems"]]
+    assert any("already used by image 1" in m for m in messages)
+    assert any("YOLO labels/train/img.txt already holds" in m for m in messages)
+    label_lines = (tmp_path / "yolo" / "labels" / "train" / "img.txt").read_text().splitlines()
+    assert len(label_lines) == 2

@@ -37,7 +37,7 @@ class CocoMerger:
         }
         self.images = 0
         self.annotations = 0
-        self._image_by_name: dict[str, tuple[int, int, int]] = {}
+        self._image_by_name: dict[str, tuple[int, int, int, str]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._images_file = self._temp("images")
         self._annotations_file = self._temp("annotations")
@@ -57,11 +57,13 @@ class CocoMerger:
             self.category_ids[name] = len(self.category_ids) + 1
         return self.category_ids[name]
 
-    def add(self, fragment: dict[str, Any]) -> tuple[int, list[str]]:
+    def add(self, fragment: dict[str, Any], *, key: str | None = None) -> tuple[int, list[str]]:
         """Add one image's fragment; returns its global image id and notes (merged image,
         duplicate file name, labels outside fixed categories).
 
-        Annotations are COCO dicts, or ``(category id, image id, JSON body)`` tuples from
+        ``key`` identifies the picture (its path); answers with the same file name and key
+        share one image entry. The same file name with another key (another folder) is a
+        new entry, reported: COCO tools look images up by name. Annotations are COCO dicts, or ``(category id, image id, JSON body)`` tuples from
         :func:`boxmask.batch.worker.serialize_annotation` (cheaper for the parent)."""
         local_names = {c["id"]: c["name"] for c in fragment.get("categories", [])}
         notes: list[str] = []
@@ -69,21 +71,23 @@ class CocoMerger:
         for image in fragment.get("images", []):
             name = image.get("file_name", "")
             size = (image.get("width"), image.get("height"))
+            picture = key if key is not None else name
             known = self._image_by_name.get(name)
-            if known is not None and (known[1], known[2]) == size:
+            if known is not None and (known[1], known[2]) == size and known[3] == picture:
                 # Another answer about the same picture (e.g. boxes, then points): one
                 # image entry, annotations from both.
                 image_ids[image["id"]] = known[0]
                 notes.append(f"merged into image {known[0]}, which has the same file name")
                 continue
             if known is not None:
+                other = "of another size" if (known[1], known[2]) != size else f"({known[3]})"
                 notes.append(
-                    f"file name {name!r} already used by image {known[0]} of another size; "
+                    f"file name {name!r} already used by image {known[0]} {other}; "
                     "COCO tools that look images up by name will confuse them"
                 )
             self.images += 1
             image_ids[image["id"]] = self.images
-            self._image_by_name.setdefault(name, (self.images, size[0], size[1]))
+            self._image_by_name.setdefault(name, (self.images, size[0], size[1], picture))
             entry = dict(image)
             entry["id"] = self.images
             self._write(self._images_file, entry, first=self.images == 1)

@@ -295,7 +295,7 @@ def _record(
     report.points += result.points
     problems = list(result.problems)
     if merger is not None and result.coco is not None:
-        image_id, notes = merger.add(result.coco)
+        image_id, notes = merger.add(result.coco, key=result.image or result.file_name)
         entry["image_id"] = image_id
         for note in notes:
             if note.startswith("merged"):
@@ -309,7 +309,11 @@ def _record(
     else:
         report.images += 1
     if yolo is not None:
-        yolo.add(result, merger)
+        yolo_note = yolo.add(result, merger)
+        if yolo_note is not None:
+            problems.append(
+                {"index": None, "kind": "export", "message": yolo_note, "dropped": True}
+            )
     entry.update(items=result.items, masks=result.masks, points=result.points)
     if result.overlay_written:
         entry["overlay"] = result.overlay_written
@@ -325,9 +329,10 @@ class _YoloOutput:
         self.root = root
         self.labels = root / "labels" / "train"
         self.names: dict[str, int] = {}
-        self.written: set[str] = set()
+        self.written: dict[str, str] = {}  # label file stem -> the picture it describes
 
-    def add(self, result: JobResult, merger: CocoMerger | None) -> None:
+    def add(self, result: JobResult, merger: CocoMerger | None) -> str | None:
+        """Write (or extend) the image's label file; a note when it cannot be written."""
         from boxmask.io import atomic_write_text
 
         lines = []
@@ -341,12 +346,20 @@ class _YoloOutput:
                 class_id = self.names.setdefault(label, len(self.names))
             lines.append(f"{class_id} {coords}")
         stem = Path(result.file_name).stem
+        picture = result.image or result.file_name
         path = self.labels / f"{stem}.txt"
         text = "".join(line + "\n" for line in lines)
-        if stem in self.written:  # a second answer about the same image: add its lines
+        owner = self.written.get(stem)
+        if owner is not None and owner != picture:
+            return (
+                f"YOLO labels/train/{stem}.txt already holds the labels of {owner}; "
+                "YOLO pairs label files with images by name, so these labels were skipped"
+            )
+        if owner is not None:  # a second answer about the same image: add its lines
             text = path.read_text(encoding="utf-8") + text
-        self.written.add(stem)
+        self.written[stem] = picture
         atomic_write_text(path, text)
+        return None
 
     def finish(self, category_ids: dict[str, int]) -> None:
         from boxmask.export.yolo import YoloDataset
