@@ -520,5 +520,6 @@ def _fmt(values: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
-def _problem_order(problem: Problem) -> tuple[int, int]:
-    return (-1 if problem.index is None else problem.index, 0)
+def _problem_order(problem: Problem) -> int:
+    """Answer-level problems first, then by item index (a stable sort keeps the rest)."""
+    return -1 if problem.index is None else problem.index

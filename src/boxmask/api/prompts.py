@@ -89,46 +89,35 @@ class TaskPrompt:
         return result
 
 
-def box_schema(max_items: int) -> dict[str, Any]:
-    """JSON schema of a box list: ``[{"box_2d": [4 ints], "label": str}]``."""
+def _item_list_schema(key: str, length: int, max_items: int) -> dict[str, Any]:
+    """``[{key: [length ints], "label": str}]`` with at most ``max_items`` items."""
     return {
         "type": "array",
         "maxItems": max_items,
         "items": {
             "type": "object",
             "properties": {
-                "box_2d": {
+                key: {
                     "type": "array",
                     "items": {"type": "integer"},
-                    "minItems": 4,
-                    "maxItems": 4,
+                    "minItems": length,
+                    "maxItems": length,
                 },
                 "label": {"type": "string"},
             },
-            "required": ["box_2d", "label"],
+            "required": [key, "label"],
         },
     }
+
+
+def box_schema(max_items: int) -> dict[str, Any]:
+    """JSON schema of a box list: ``[{"box_2d": [4 ints], "label": str}]``."""
+    return _item_list_schema("box_2d", 4, max_items)
 
 
 def point_schema(max_items: int) -> dict[str, Any]:
     """JSON schema of a point list: ``[{"point": [y, x], "label": str}]``."""
-    return {
-        "type": "array",
-        "maxItems": max_items,
-        "items": {
-            "type": "object",
-            "properties": {
-                "point": {
-                    "type": "array",
-                    "items": {"type": "integer"},
-                    "minItems": 2,
-                    "maxItems": 2,
-                },
-                "label": {"type": "string"},
-            },
-            "required": ["point", "label"],
-        },
-    }
+    return _item_list_schema("point", 2, max_items)
 
 
 def _check(what: str, max_items: int) -> None:

@@ -104,24 +104,11 @@ def run_sync(flow: Flow[T], http: httpx.Client) -> T:
         if isinstance(op, HttpCall):
             started = time.perf_counter()
             try:
-                response = http.request(
-                    op.method,
-                    op.url,
-                    headers=dict(op.headers),
-                    content=op.content,
-                    params=op.params,
-                    timeout=_timeout(op, http.timeout),
-                    follow_redirects=op.follow_redirects,
-                )
+                response = http.request(op.method, op.url, **_request_options(op, http))
             except _RETRYABLE_TRANSPORT as exc:
                 value = TransportFailure(exc)
             else:
-                value = HttpReply(
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                    time.perf_counter() - started,
-                )
+                value = _reply(response, started)
         elif isinstance(op, Sleep):
             if op.seconds > 0:
                 time.sleep(op.seconds)
@@ -130,6 +117,23 @@ def run_sync(flow: Flow[T], http: httpx.Client) -> T:
                 value = op.function()
             except Exception as exc:
                 error = exc
+
+
+def _request_options(op: HttpCall, http: httpx.Client | httpx.AsyncClient) -> dict[str, Any]:
+    """Keyword arguments of ``http.request`` for ``op`` (shared by both drivers)."""
+    return {
+        "headers": dict(op.headers),
+        "content": op.content,
+        "params": op.params,
+        "timeout": _timeout(op, http.timeout),
+        "follow_redirects": op.follow_redirects,
+    }
+
+
+def _reply(response: httpx.Response, started: float) -> HttpReply:
+    return HttpReply(
+        response.status_code, response.headers, response.content, time.perf_counter() - started
+    )
 
 
 async def run_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
@@ -145,24 +149,11 @@ async def run_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
         if isinstance(op, HttpCall):
             started = time.perf_counter()
             try:
-                response = await http.request(
-                    op.method,
-                    op.url,
-                    headers=dict(op.headers),
-                    content=op.content,
-                    params=op.params,
-                    timeout=_timeout(op, http.timeout),
-                    follow_redirects=op.follow_redirects,
-                )
+                response = await http.request(op.method, op.url, **_request_options(op, http))
             except _RETRYABLE_TRANSPORT as exc:
                 value = TransportFailure(exc)
             else:
-                value = HttpReply(
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                    time.perf_counter() - started,
-                )
+                value = _reply(response, started)
         elif isinstance(op, Sleep):
             if op.seconds > 0:
                 await asyncio.sleep(op.seconds)
