@@ -10,7 +10,6 @@ from pycocotools.coco import COCO
 
 from boxmask.batch import BatchOptions, Job, jobs_from_dir, jobs_from_manifest, run_batch
 from boxmask.batch.jobs import ManifestError
-from boxmask.batch.merge import CocoMerger
 from boxmask.errors import ExportError
 from boxmask.testing.answers import make_items, to_answer_text
 
@@ -141,24 +140,6 @@ def test_exception_mid_batch_leaves_no_output(tmp_path: Path) -> None:
         run_batch(jobs, BatchOptions(coco=tmp_path / "c.json"), on_result=explode)
     assert list(tmp_path.glob("*.json")) == []
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
-
-
-def test_merger_renumbers_and_maps_categories(tmp_path: Path) -> None:
-    frag = {
-        "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
-        "annotations": [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}],
-        "categories": [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}],
-    }
-    frag2 = json.loads(json.dumps(frag))
-    frag2["images"][0]["file_name"] = "b.jpg"
-    with CocoMerger(tmp_path / "m.json") as merger:
-        assert merger.add(frag) == (1, [])
-        assert merger.add(frag2) == (2, [])
-        merger.finish({}, [])
-    data = json.loads((tmp_path / "m.json").read_text())
-    assert [a["id"] for a in data["annotations"]] == [1, 2]
-    assert [a["image_id"] for a in data["annotations"]] == [1, 2]
-    assert data["categories"] == [{"id": 1, "name": "y", "supercategory": ""}]
 
 
 def test_job_file_name_without_image() -> None:

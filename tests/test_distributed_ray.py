@@ -214,7 +214,9 @@ def test_dataset_and_parquet_sources_give_the_same_dataset(
     ]
     # Overlays need the picture: a URI row is converted and says it has no overlay.
     uri = convert_dataset([rows[1]], tmp_path / "uri", overlays=True)
-    assert uri.images == 1 and [p["kind"] for p in uri.files[0]["problems"]] == ["overlay"]
+    assert uri.images == 1 and [(p["stage"], p["kind"]) for p in uri.files[0]["problems"]] == [
+        ("overlay", "not_written")
+    ]
 
 
 def test_request_pipeline_against_the_fake_server(ray_session: None, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from boxmask import Detections, ExportError, Masks
-from boxmask.export.categories import Categories, ExportProblem
+from boxmask.export.categories import Categories
 from boxmask.export.labelmap import (
     class_masks,
     instance_label_map,
@@ -17,6 +17,7 @@ from boxmask.export.labelmap import (
     save_label_map_png,
     semantic_label_map,
 )
+from boxmask.problems import Problem
 
 
 def _squares(n: int, width: int = 64, height: int = 48, labels: list[str] | None = None):
@@ -64,7 +65,7 @@ def test_overlaps_are_reported() -> None:
         height=10,
         masks=Masks(crops, 10, 10),
     )
-    problems: list[ExportProblem] = []
+    problems: list[Problem] = []
     out = instance_label_map(d, problems=problems, image="x.png")
     assert (out[:8, :8] == 3).all()
     assert sorted((p.index, p.kind) for p in problems) == [(0, "hidden"), (1, "hidden")]
@@ -101,7 +102,7 @@ def test_unsafe_label_file_names(tmp_path: Path) -> None:
 
 def test_items_without_masks_are_reported_and_bad_inputs_raise() -> None:
     d = Detections([[0, 0, 2, 2]], ["a"], width=4, height=4, masks=Masks([None], 4, 4))
-    problems: list[ExportProblem] = []
+    problems: list[Problem] = []
     assert not instance_label_map(d, problems=problems).any()
     assert [p.kind for p in problems] == ["no_mask"]
     with pytest.raises(ExportError):

@@ -261,12 +261,16 @@ def test_unreadable_images_in_a_batch_are_failed_entries(bad_images: dict[str, P
     folder = bad_images["empty.jpg"].parent / "out"
     report = run_batch(jobs, BatchOptions(coco=folder / "c.json", overlays=folder / "ov"))
     by_source = {f["answer"]: f for f in report.files}
-    assert report.failed == 6 and report.images == 1  # every bad image, by its file
+    assert report.failed == 5 and report.images == 2  # every bad image, by its file
     assert "not an image format" in by_source["empty.jpg.txt"]["error"]
     assert "image not found" in by_source["missing.jpg.txt"]["error"]
     assert "items" in by_source["ok.txt"] and "error" not in by_source["ok.txt"]
-    # cut.jpg: the header gives its size, but its overlay needs the pixels: the job fails.
-    assert "image file is truncated" in by_source["cut.jpg.txt"]["error"]
+    # cut.jpg: the header gives its size, so its annotations stay in the dataset; its
+    # overlay needs the pixels: reported, not written.
+    cut = by_source["cut.jpg.txt"]
+    assert "error" not in cut and "overlay" not in cut
+    assert [(p["stage"], p["kind"]) for p in cut["problems"]] == [("overlay", "not_written")]
+    assert "image file is truncated" in cut["problems"][0]["message"]
 
 
 def test_wrong_image_for_the_answer() -> None:
@@ -304,8 +308,10 @@ def test_duplicate_file_names(tmp_path: Path) -> None:
     second = report.files[1]["problems"]
     assert second == [
         {
+            "stage": "export",
+            "kind": "name_collision",
+            "image": str(paths[1]),
             "index": None,
-            "kind": "export",
             "message": "file name 'photo.jpg' already used by image 1 of another size; COCO "
             "tools that look images up by name will confuse them",
             "dropped": False,

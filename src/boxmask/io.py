@@ -1,7 +1,8 @@
 """Atomic file writes: a reader never sees a half-written file.
 
-Every file boxmask writes goes through :func:`atomic_write_bytes` /
-:func:`atomic_write_text` / :func:`atomic_write_json`: the data goes to a temporary file in
+Every file boxmask writes goes through :func:`atomic_file` (or its forms
+:func:`atomic_writer`, :func:`atomic_write_bytes`, :func:`atomic_write_text`,
+:func:`atomic_write_json`): the data goes to a temporary file in
 the *same directory* (so the final rename never crosses file systems), is flushed and
 fsynced, then moved over the target with :func:`os.replace` (atomic on POSIX and Windows).
 On any failure the temporary file is removed and the target is left as it was.
@@ -10,15 +11,23 @@ On any failure the temporary file is removed and the target is left as it was.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 from boxmask.errors import ExportError
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "atomic_file",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "atomic_writer",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -34,13 +43,22 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path.
+def _fail(target: Path, exc: OSError) -> ExportError:
+    return ExportError(f"cannot write {str(target)!r}: {exc.strerror or exc}")
 
-    Parent directories are created. With ``overwrite=False`` an existing file raises
-    :class:`~boxmask.ExportError` instead of being replaced. I/O failures (permissions,
-    a directory in the way, a full disk) are raised as :class:`~boxmask.ExportError` with
-    the path in the message.
+
+@contextlib.contextmanager
+def atomic_file(
+    path: PathLike, *, overwrite: bool = True, mode: int | None = None
+) -> Iterator[BinaryIO]:
+    """A binary handle whose bytes become ``path`` atomically when the block ends.
+
+    The one atomic writer: data goes to a temporary file in the same folder (created,
+    with its parents, as needed), is flushed and fsynced, gets the permissions ``open()``
+    would give (or ``mode``) and is renamed over ``path``. On any exception the temporary
+    file is removed and ``path`` is left as it was. With ``overwrite=False`` an existing
+    file raises :class:`~boxmask.ExportError`; I/O failures (permissions, a directory in
+    the way, a full disk) are raised as :class:`~boxmask.ExportError` naming the path.
     """
     target = Path(path)
     if target.is_dir():
@@ -51,29 +69,49 @@ def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = True) -
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise ExportError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        raise _fail(target, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600 files; give the result the permissions open() would.
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
+        os.chmod(tmp_name, (0o666 & ~_UMASK) if mode is None else mode)
         os.replace(tmp_name, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise ExportError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+            raise _fail(target, exc) from exc
         raise
-    return target
+
+
+@contextlib.contextmanager
+def atomic_writer(path: PathLike, *, overwrite: bool = True) -> Iterator[TextIO]:
+    """:func:`atomic_file` as UTF-8 text. Lone surrogates (valid in JSON from a model,
+    not encodable as UTF-8) are written as ``\\uXXXX`` escapes."""
+    with atomic_file(path, overwrite=overwrite) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", newline="")
+        try:
+            yield text
+            text.flush()
+        finally:
+            text.detach()
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`); returns the path."""
+    with atomic_file(path, overwrite=overwrite) as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def atomic_write_text(
     path: PathLike, text: str, *, encoding: str = "utf-8", overwrite: bool = True
 ) -> Path:
-    """Write ``text`` (UTF-8 by default, ``\\n`` line endings kept as given) atomically."""
-    return atomic_write_bytes(path, text.encode(encoding), overwrite=overwrite)
+    """Write ``text`` (UTF-8 by default, ``\\n`` line endings kept as given) atomically;
+    lone surrogates become ``\\uXXXX`` escapes rather than failing the write."""
+    return atomic_write_bytes(path, text.encode(encoding, "backslashreplace"), overwrite=overwrite)
 
 
 def atomic_write_json(

@@ -1,11 +1,50 @@
-"""Problem records: every dropped, repaired or degraded item is reported, never silent."""
+"""Problem records: every dropped, repaired or degraded thing is reported, never silent.
+
+One :class:`Problem` type serves every stage of boxmask. Its ``kind`` is a member of the
+enumeration of that stage, all documented here, in one place:
+
+==========  =====================  ==========================================================
+stage       kinds                  raised by
+==========  =====================  ==========================================================
+parse       :class:`ProblemKind`   reading a model answer (:func:`boxmask.parse`)
+image       :class:`ImageKind`     reading the picture an answer describes
+export      :class:`ExportKind`    COCO / YOLO / label-map exporters and their writers
+overlay     :class:`OverlayKind`   drawing and saving overlays
+request     :class:`RequestKind`   calling the model
+batch       :class:`BatchKind`     pairing, reading and scheduling the jobs of a batch
+==========  =====================  ==========================================================
+
+``Problem.stage`` follows from the kind's enumeration; values of every kind are stable
+strings. Reports serialize problems with :meth:`Problem.to_dict`; code decides from
+``kind`` and ``dropped``, never from the message text.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
-__all__ = ["Problem", "ProblemKind"]
+__all__ = [
+    "BatchKind",
+    "ExportKind",
+    "ImageKind",
+    "OverlayKind",
+    "Problem",
+    "ProblemKind",
+    "RequestKind",
+    "Stage",
+]
+
+
+class Stage(str, Enum):
+    """The part of boxmask that reported a problem."""
+
+    PARSE = "parse"
+    IMAGE = "image"
+    EXPORT = "export"
+    OVERLAY = "overlay"
+    REQUEST = "request"
+    BATCH = "batch"
 
 
 class ProblemKind(str, Enum):
@@ -49,30 +88,147 @@ class ProblemKind(str, Enum):
     FINISH_REASON = "finish_reason"
 
 
+class ImageKind(str, Enum):
+    """Problems reading the picture an answer describes (stage ``image``)."""
+
+    #: The image file does not exist.
+    NOT_FOUND = "not_found"
+    #: The file exists but is not an image boxmask can read (or is unsafe to decode).
+    UNREADABLE = "unreadable"
+    #: The size given with the answer disagrees with the image file.
+    SIZE_MISMATCH = "size_mismatch"
+
+
+class ExportKind(str, Enum):
+    """Items an exporter did not write as they came (stage ``export``)."""
+
+    #: The item has a point but no box: COCO and YOLO have no place for it; skipped.
+    POINT_ONLY = "point_only"
+    #: The answer had masks but this item has none: the box rectangle stands in.
+    NO_MASK = "no_mask"
+    #: The item's mask has no pixels: the box rectangle stands in.
+    EMPTY_MASK = "empty_mask"
+    #: Polygon mode, a mask with holes: written as RLE (``iscrowd`` 0).
+    HOLES_AS_RLE = "holes_as_rle"
+    #: YOLO polygons have no holes: they were filled.
+    HOLES_FILLED = "holes_filled"
+    #: YOLO has one polygon per line: the mask's parts were joined by zero-width bridges.
+    PARTS_JOINED = "parts_joined"
+    #: The label was written in normalized form (NFC, no surrounding blanks).
+    LABEL_NORMALIZED = "label_normalized"
+    #: Two categories differ only in case or character width; kept apart.
+    LABEL_COLLISION = "label_collision"
+    #: The label is not among the fixed categories; the item was skipped.
+    UNKNOWN_CATEGORY = "unknown_category"
+    #: An annotation without segmentation was left out of segm results.
+    NO_SEGMENTATION = "no_segmentation"
+    #: Label maps: some of the item's mask pixels are covered by later items.
+    OVERLAP_HIDDEN = "overlap_hidden"
+    #: Label maps: all of the item's mask pixels are covered by later items.
+    HIDDEN = "hidden"
+    #: The image's file name is already used by another picture (COCO) or its label file
+    #: by another image (YOLO).
+    NAME_COLLISION = "name_collision"
+
+
+class OverlayKind(str, Enum):
+    """Problems drawing or saving overlays (stage ``overlay``)."""
+
+    #: No overlay was written for this answer (no local image, unreadable image, I/O).
+    NOT_WRITTEN = "not_written"
+    #: Some label text needed glyphs no available font has.
+    MISSING_GLYPHS = "missing_glyphs"
+
+
+class RequestKind(str, Enum):
+    """Problems calling the model (stage ``request``)."""
+
+    #: The request failed after every retry; the error says why.
+    FAILED = "failed"
+    #: The answer was cut at the token limit or blocked.
+    INCOMPLETE = "incomplete"
+
+
+class BatchKind(str, Enum):
+    """Problems with the jobs of a batch (stage ``batch``)."""
+
+    #: A manifest line cannot be used (bad JSON, not UTF-8, missing keys).
+    BAD_MANIFEST_LINE = "bad_manifest_line"
+    #: An answer file has no image to pair with.
+    UNPAIRED = "unpaired"
+    #: The answer could not be read or converted at all; the job failed.
+    FAILED = "failed"
+    #: The worker process running the job died (e.g. killed for memory).
+    WORKER_LOST = "worker_lost"
+
+
+Kind = ProblemKind | ImageKind | ExportKind | OverlayKind | RequestKind | BatchKind
+
+_STAGES: dict[type[Enum], Stage] = {
+    ProblemKind: Stage.PARSE,
+    ImageKind: Stage.IMAGE,
+    ExportKind: Stage.EXPORT,
+    OverlayKind: Stage.OVERLAY,
+    RequestKind: Stage.REQUEST,
+    BatchKind: Stage.BATCH,
+}
+_KINDS: dict[Stage, type[Enum]] = {stage: kind for kind, stage in _STAGES.items()}
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One dropped or degraded item (or an answer-level issue when ``index`` is None).
+    """One dropped or degraded thing, at any stage (see the module docs for the kinds).
 
-    ``index`` is the item's position in the model's list (0-based), not in the
-    resulting :class:`~boxmask.Detections`; ``dropped`` tells whether the item
-    was removed (True) or kept in a degraded form (False).
+    ``index`` is the item's position in the model's list (0-based; not in the resulting
+    :class:`~boxmask.Detections`), None for answer-, image- or dataset-level problems;
+    ``dropped`` tells whether the thing was removed (True) or kept in a degraded or
+    changed form (False); ``image`` names the picture (its file name) when known.
     """
 
     index: int | None
-    kind: ProblemKind
+    kind: Kind
     message: str
     dropped: bool = False
+    image: str | None = None
+
+    @property
+    def stage(self) -> Stage:
+        """The stage the kind belongs to."""
+        return _STAGES[type(self.kind)]
 
     def __str__(self) -> str:
         where = "answer" if self.index is None else f"item {self.index}"
+        if self.image is not None:
+            where = f"{self.image} {where}" if self.index is not None else self.image
         action = " (dropped)" if self.dropped else ""
         return f"{where}: {self.kind.value}: {self.message}{action}"
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict: ``{"index", "kind", "message", "dropped"}``."""
+        """JSON-ready ``{"stage", "kind", "image", "index", "message", "dropped"}``."""
         return {
-            "index": self.index,
+            "stage": self.stage.value,
             "kind": self.kind.value,
+            "image": self.image,
+            "index": self.index,
             "message": self.message,
             "dropped": self.dropped,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Problem:
+        """The inverse of :meth:`to_dict` (e.g. a problem sent from a worker process)."""
+        stage = Stage(str(data.get("stage", "parse")))
+        kind = _KINDS[stage](str(data["kind"]))
+        index = data.get("index")
+        image = data.get("image")
+        return cls(
+            index=int(index) if isinstance(index, int) else None,
+            kind=kind,  # type: ignore[arg-type]
+            message=str(data.get("message", "")),
+            dropped=bool(data.get("dropped", False)),
+            image=str(image) if isinstance(image, str) else None,
+        )
+
+    def at(self, image: str | None) -> Problem:
+        """The same problem, naming ``image``."""
+        return replace(self, image=image)

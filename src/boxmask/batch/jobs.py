@@ -15,6 +15,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "Job",
     "ManifestError",
+    "job_from_entry",
     "jobs_from_dir",
     "jobs_from_manifest",
 ]
@@ -80,10 +81,10 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
                 raise ManifestError(f"{where}: not valid JSON ({exc})") from None
             if not isinstance(entry, dict):
                 raise ManifestError(f"{where}: each line must be a JSON object")
-            yield _job_from_entry(entry, base, where)
+            yield job_from_entry(entry, base, where)
 
 
-def _job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
+def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
     image = entry.get("image")
     if image is not None and not isinstance(image, str):
         raise ManifestError(f"{where}: 'image' must be a path string")

@@ -16,9 +16,12 @@ from typing import Any
 
 from boxmask import __version__
 from boxmask.batch.jobs import Job
-from boxmask.batch.merge import CocoMerger, check_writable
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, convert_jobs, init_worker
 from boxmask.errors import ExportError
+from boxmask.export.categories import Categories
+from boxmask.export.coco_writer import CocoWriter
+from boxmask.export.fragments import ExportOptions
+from boxmask.export.yolo import YoloWriter
 
 __all__ = [
     "BatchOptions",
@@ -133,6 +136,12 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse to overwrite without ``force``; say what to do."""
+    if path.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force to overwrite it")
+
+
 def _check_outputs(options: BatchOptions) -> None:
     for path in (options.coco, options.report, options.overlay_file):
         if path is not None:
@@ -147,13 +156,16 @@ def _check_outputs(options: BatchOptions) -> None:
 
 def worker_options(options: BatchOptions) -> WorkerOptions:
     """What every worker produces for a job of this batch."""
+    export = ExportOptions(
+        coco=options.coco is not None,
+        mask_format=options.mask_format,  # type: ignore[arg-type]
+        bbox_from=options.bbox_from,  # type: ignore[arg-type]
+        yolo=options.yolo_task if options.yolo is not None else None,  # type: ignore[arg-type]
+    )
     return WorkerOptions(
-        mask_format=options.mask_format,
+        export=export,
         threshold=options.threshold,
-        categories=options.categories,
         overlay=options.overlays is not None or options.overlay_file is not None,
-        yolo=options.yolo_task if options.yolo is not None else None,
-        bbox_from=options.bbox_from,
     )
 
 
@@ -197,34 +209,71 @@ class ResultCollector:
         self.report = BatchReport()
         if options.overlays is not None:
             options.overlays.mkdir(parents=True, exist_ok=True)
-        self.merger = (
-            CocoMerger(
-                options.coco, categories=list(options.categories) if options.categories else None
+        # One category table for every output: COCO id k is YOLO class k - 1.
+        self.categories = Categories(list(options.categories) if options.categories else None)
+        self.coco = (
+            CocoWriter(
+                options.coco,
+                categories=self.categories,
+                info=_info(),
+                licenses=[{"id": 1, "name": "unknown", "url": ""}],
             )
             if options.coco is not None
             else None
         )
-        self.yolo = _YoloOutput(options.yolo) if options.yolo is not None else None
+        self.yolo = (
+            YoloWriter(options.yolo, categories=self.categories)
+            if options.yolo is not None
+            else None
+        )
 
     def add(self, result: JobResult) -> None:
         """Record one result (the next in input order)."""
-        _record(self.report, result, self.merger, self.yolo)
+        report = self.report
+        entry: dict[str, Any] = {"answer": result.source, "image": result.image}
+        report.files.append(entry)
+        if result.error is not None or result.fragment is None:
+            report.failed += 1
+            entry["error"] = result.error or "no result"
+            return
+        report.items += result.items
+        report.masks += result.masks
+        report.points += result.points
+        problems = [*result.problems, *result.fragment.problems]
+        picture = result.image or result.file_name
+        fragment = result.fragment
+        if self.coco is not None:
+            added = self.coco.add(fragment.image, fragment.annotations, key=picture)
+            entry["image_id"] = added.image_id
+            if added.merged:  # intended (e.g. boxes, then points), not a problem
+                entry["notes"] = [
+                    f"merged into image {added.image_id}, which has the same file name"
+                ]
+            problems.extend(added.problems)
+            report.images = self.coco.numbering.images
+            report.annotations = self.coco.numbering.annotations
+        else:
+            report.images += 1
+        if self.yolo is not None:
+            problems.extend(self.yolo.add(fragment.yolo, result.file_name, key=picture))
+        entry.update(items=result.items, masks=result.masks, points=result.points)
+        if result.overlay_written:
+            entry["overlay"] = result.overlay_written
+        entry["problems"] = [p.to_dict() for p in problems]
+        report.problems += len(problems)
 
     def finish(self) -> BatchReport:
         """Write the COCO file, ``data.yaml`` and the report; return the report."""
-        merger, yolo, report = self.merger, self.yolo, self.report
+        report = self.report
         try:
-            if merger is not None:
-                merger.finish(_info(), [{"id": 1, "name": "unknown", "url": ""}])
-            if yolo is not None and merger is not None:
-                yolo.finish(merger.category_ids)
-            elif yolo is not None:
-                yolo.finish({})
+            if self.coco is not None:
+                self.coco.finish()
+            if self.yolo is not None:
+                self.yolo.finish()
         except BaseException:
             self.abort()
             raise
-        if merger is not None:
-            report.categories = list(merger.category_ids)
+        report.categories = self.categories.names
         report.seconds = time.perf_counter() - self.start
         if self.options.report is not None:
             from boxmask.io import atomic_write_json
@@ -235,8 +284,8 @@ class ResultCollector:
     def abort(self) -> None:
         """Drop the partial COCO file (YOLO label files and overlays already written are
         complete files)."""
-        if self.merger is not None:
-            self.merger.abort()
+        if self.coco is not None:
+            self.coco.abort()
 
 
 def run_batch(
@@ -279,96 +328,6 @@ def _info() -> dict[str, Any]:
         "url": "",
         "date_created": "",
     }
-
-
-def _record(
-    report: BatchReport, result: JobResult, merger: CocoMerger | None, yolo: _YoloOutput | None
-) -> None:
-    entry: dict[str, Any] = {"answer": result.source, "image": result.image}
-    if result.error is not None:
-        report.failed += 1
-        entry["error"] = result.error
-        report.files.append(entry)
-        return
-    report.items += result.items
-    report.masks += result.masks
-    report.points += result.points
-    problems = list(result.problems)
-    if merger is not None and result.coco is not None:
-        image_id, notes = merger.add(result.coco, key=result.image or result.file_name)
-        entry["image_id"] = image_id
-        for note in notes:
-            if note.startswith("merged"):
-                entry.setdefault("notes", []).append(note)  # intended, not a problem
-                continue
-            problems.append(
-                {"index": None, "kind": "export", "message": note, "dropped": "skipped" in note}
-            )
-        report.images = merger.images
-        report.annotations = merger.annotations
-    else:
-        report.images += 1
-    if yolo is not None:
-        yolo_note = yolo.add(result, merger)
-        if yolo_note is not None:
-            problems.append(
-                {"index": None, "kind": "export", "message": yolo_note, "dropped": True}
-            )
-    entry.update(items=result.items, masks=result.masks, points=result.points)
-    if result.overlay_written:
-        entry["overlay"] = result.overlay_written
-    entry["problems"] = problems
-    report.problems += len(problems)
-    report.files.append(entry)
-
-
-class _YoloOutput:
-    """YOLO label files (``labels/<stem>.txt``) and ``data.yaml`` for the merged classes."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.labels = root / "labels" / "train"
-        self.names: dict[str, int] = {}
-        self.written: dict[str, str] = {}  # label file stem -> the picture it describes
-
-    def add(self, result: JobResult, merger: CocoMerger | None) -> str | None:
-        """Write (or extend) the image's label file; a note when it cannot be written."""
-        from boxmask.io import atomic_write_text
-
-        lines = []
-        for label, coords in result.yolo_lines:
-            if merger is not None:
-                category = merger.category_id(label)
-                if category is None:
-                    continue
-                class_id = category - 1
-            else:
-                class_id = self.names.setdefault(label, len(self.names))
-            lines.append(f"{class_id} {coords}")
-        stem = Path(result.file_name).stem
-        picture = result.image or result.file_name
-        path = self.labels / f"{stem}.txt"
-        text = "".join(line + "\n" for line in lines)
-        owner = self.written.get(stem)
-        if owner is not None and owner != picture:
-            return (
-                f"YOLO labels/train/{stem}.txt already holds the labels of {owner}; "
-                "YOLO pairs label files with images by name, so these labels were skipped"
-            )
-        if owner is not None:  # a second answer about the same image: add its lines
-            text = path.read_text(encoding="utf-8") + text
-        self.written[stem] = picture
-        atomic_write_text(path, text)
-        return None
-
-    def finish(self, category_ids: dict[str, int]) -> None:
-        from boxmask.export.yolo import YoloDataset
-        from boxmask.io import atomic_write_text
-
-        ids = category_ids or {k: v + 1 for k, v in self.names.items()}
-        names = [name for name, _ in sorted(ids.items(), key=lambda kv: kv[1])]
-        yaml = YoloDataset(categories=names).data_yaml()
-        atomic_write_text(self.root / "data.yaml", yaml)
 
 
 def progress_printer(total: int | None) -> Callable[[JobResult, int], None]:

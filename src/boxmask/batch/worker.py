@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -11,25 +10,30 @@ from typing import Any
 
 from boxmask.batch.jobs import Job
 from boxmask.errors import BoxmaskError
+from boxmask.export.fragments import ExportOptions, ImageFragment
+from boxmask.problems import OverlayKind, Problem
 
 __all__ = ["JobResult", "WorkerOptions", "convert_job", "convert_jobs", "init_worker"]
 
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """What each worker produces for a job."""
+    """What each worker produces for a job: the export fragment (``export``), with PNG
+    mask values kept above ``threshold`` (0-255), and an overlay when ``overlay``."""
 
-    mask_format: str = "rle"
+    export: ExportOptions = field(default_factory=ExportOptions)
     threshold: int = 127
-    categories: tuple[str, ...] | None = None
     overlay: bool = False
-    yolo: str | None = None  # "segment" or "detect"
-    bbox_from: str = "model"
 
 
 @dataclass
 class JobResult:
-    """Everything the parent needs from one job; plain data, cheap to pickle."""
+    """Everything the parent needs from one job; plain data, cheap to pickle.
+
+    ``fragment`` is the image's export fragment (None when the job failed: then
+    ``error`` says why); ``problems`` are the parse and overlay problems (the export
+    problems are in the fragment); the counts describe the parsed answer.
+    """
 
     index: int
     source: str
@@ -37,9 +41,8 @@ class JobResult:
     file_name: str
     width: int = 0
     height: int = 0
-    coco: dict[str, Any] | None = None
-    yolo_lines: list[tuple[str, str]] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    fragment: ImageFragment | None = None
+    problems: list[Problem] = field(default_factory=list)
     error: str | None = None
     items: int = 0
     masks: int = 0
@@ -48,16 +51,24 @@ class JobResult:
     overlay_written: str | None = None
     seconds: float = 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the Ray engine moves results as plain columns)."""
+        out = {k: v for k, v in vars(self).items() if k not in ("fragment", "problems")}
+        out["fragment"] = self.fragment.to_dict() if self.fragment is not None else None
+        out["problems"] = [p.to_dict() for p in self.problems]
+        return out
 
-def serialize_annotation(annotation: dict[str, Any]) -> tuple[int, int, str]:
-    """``(local category id, local image id, JSON of the other fields)``.
-
-    The JSON text starts after the opening brace, so the merger writes
-    ``{"id":..,"image_id":..,"category_id":..,`` + text without re-encoding masks.
-    """
-    rest = {k: v for k, v in annotation.items() if k not in ("id", "image_id", "category_id")}
-    body = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))[1:]
-    return int(annotation["category_id"]), int(annotation["image_id"]), body
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobResult:
+        """The inverse of :meth:`to_dict`."""
+        values = dict(data)
+        fragment = values.pop("fragment", None)
+        problems = values.pop("problems", [])
+        return cls(
+            **values,
+            fragment=ImageFragment.from_dict(fragment) if fragment is not None else None,
+            problems=[Problem.from_dict(p) for p in problems],
+        )
 
 
 def init_worker(single_threaded: bool) -> None:
@@ -106,6 +117,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result: JobResult) -> None:
+    from boxmask.export.fragments import image_fragment
     from boxmask.images import image_size
     from boxmask.parse import parse
 
@@ -122,61 +134,24 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     result.items = summary["items"]
     result.masks = summary["masks"]
     result.points = summary["points"]
-    result.problems = [p.to_dict() for p in detections.problems]
+    result.problems = [p.at(job.file_name) for p in detections.problems]
     if detections.masks is not None:
         result.mask_pixels = int(detections.masks.areas.sum())
-
-    from boxmask.export.coco import CocoDataset
-
-    dataset = CocoDataset(
-        mask_format=options.mask_format,  # type: ignore[arg-type]
-        categories=list(options.categories) if options.categories else None,
-        bbox_from=options.bbox_from,  # type: ignore[arg-type]
-    )
-    dataset.add(detections, file_name=job.file_name, image_id=1)
-    coco = dataset.to_dict()
-    result.coco = {
-        "images": coco["images"],
-        "categories": coco["categories"],
-        # Serialized here, in the worker: the parent only prepends the ids it assigns.
-        "annotations": [serialize_annotation(a) for a in coco["annotations"]],
-    }
-    result.problems.extend(_export_problems(dataset.problems))
-    if options.yolo is not None:
-        result.yolo_lines = _yolo_lines(detections, job.file_name, options)
+    result.fragment = image_fragment(detections, job.file_name, options.export)
     if overlay_path is not None and job.image is not None:
-        from boxmask.draw import save_overlay
-
-        save_overlay(job.image, detections, overlay_path)
-        result.overlay_written = overlay_path
+        _overlay(job.image, detections, overlay_path, result)
     del detections  # masks are released as soon as they are exported
 
 
-def _export_problems(problems: list[Any]) -> list[dict[str, Any]]:
-    """Exporter notes in the report's problem shape (``dropped`` when skipped)."""
-    out = []
-    for p in problems:
-        out.append(
-            {
-                "index": p.index,
-                "kind": f"export_{p.kind}",
-                "message": p.message,
-                "dropped": "skipped" in p.message,
-            }
-        )
-    return out
+def _overlay(image: str, detections: Any, path: str, result: JobResult) -> None:
+    """Draw and save the overlay; a failure is the job's problem, not its failure (the
+    annotations stay in the dataset)."""
+    from boxmask.draw import save_overlay
 
-
-def _yolo_lines(detections: Any, file_name: str, options: WorkerOptions) -> list[tuple[str, str]]:
-    """``(label, "coords...")`` rows; the parent prepends the global class id."""
-    from boxmask.export.yolo import YoloDataset
-
-    dataset = YoloDataset(
-        task=options.yolo,  # type: ignore[arg-type]
-        categories=list(options.categories) if options.categories else None,
-    )
-    rows = []
-    for line in dataset.add(detections, file_name):
-        cls, coords = line.split(" ", 1)
-        rows.append((dataset.categories.names[int(cls)], coords))
-    return rows
+    try:
+        save_overlay(image, detections, path)
+    except (BoxmaskError, OSError, ValueError) as exc:
+        message = f"overlay {path} not written: {_describe(exc)}"
+        result.problems.append(Problem(None, OverlayKind.NOT_WRITTEN, message, image=image))
+        return
+    result.overlay_written = path

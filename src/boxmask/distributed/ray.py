@@ -10,14 +10,14 @@ Plan (one streaming Ray Data pipeline)::
                               │
                               ▼
                     convert tasks (map_batches, 1 CPU each, single-threaded):
-                    read the chunk ► row ► Job ► convert_job ► JobResult (COCO fragment
-                    with local ids, YOLO rows, problems; overlay PNG under a temporary
-                    name)
+                    read the chunk ► row ► Job ► convert_job ► JobResult (the image's
+                    export fragment, problems; overlay under a temporary name) as plain
+                    columns
                               │  preserve_order: results reach the driver in input order
                               ▼
-                    driver: ResultCollector (the local engine's merge): fresh image and
-                    annotation ids, categories by name (given, or first seen in input
-                    order), streamed to disk; overlays renamed to their final names
+                    driver: ResultCollector (the local engine's writers): image,
+                    annotation and category ids assigned by CocoWriter/YoloWriter in
+                    input order, streamed to disk; overlays renamed to their final names
 
 Workers never assign ids or category ids, so the output is the local engine's, byte for
 byte, whatever the cluster size. ``import ray`` happens inside the functions.
@@ -45,13 +45,14 @@ from boxmask.distributed.rows import (
     ConvertSettings,
     FileSpec,
     convert_row,
-    dump_result,
-    load_result,
     plan_chunks,
     read_chunk,
+    result_from_row,
+    result_row,
     row_from_job,
     working_directory,
 )
+from boxmask.problems import OverlayKind, Problem
 
 __all__ = ["DEFAULT_ROWS_PER_TASK", "convert_dataset", "run_ray_batch"]
 
@@ -78,12 +79,11 @@ def _single_threaded() -> None:
 def _results_table(results: Iterable[JobResult]) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
 
-    data = [dump_result(result) for result in results]
-    return pa.table({"result": pa.array(data, type=pa.large_binary())})
+    return pa.Table.from_pylist([result_row(result) for result in results])
 
 
 def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
-    """map_batches UDF: file chunks → one pickled :class:`JobResult` per row, in order."""
+    """map_batches UDF: file chunks → one :class:`JobResult` per row (plain columns), in order."""
     _single_threaded()
     with working_directory(settings.cwd):
         results = [
@@ -95,7 +95,7 @@ def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
 
 
 def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
-    """map_batches UDF: Dataset rows → one pickled :class:`JobResult` per row, in order."""
+    """map_batches UDF: Dataset rows → one :class:`JobResult` per row (plain columns), in order."""
     _single_threaded()
     with working_directory(settings.cwd):
         results = [convert_row(row, settings) for row in batch.to_pylist()]
@@ -228,8 +228,8 @@ def _nothing() -> Iterator[None]:
 
 def _iter_results(dataset: Any) -> Iterator[JobResult]:
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
-        for data in batch.column("result").to_pylist():
-            yield load_result(data)
+        for row in batch.to_pylist():
+            yield result_from_row(row)
 
 
 def _overlay_dir(options: BatchOptions) -> tuple[str | None, str]:
@@ -246,8 +246,8 @@ def _name_dataset_row(result: JobResult, number: int) -> None:
     result.source = f"{DATASET_SOURCE} {number}"
     if result.image is None:
         result.file_name = f"{DATASET_SOURCE}-{number}.jpg"
-        for image in (result.coco or {}).get("images", []):
-            image["file_name"] = result.file_name
+        if result.fragment is not None:
+            result.fragment.image = replace(result.fragment.image, file_name=result.file_name)
 
 
 def _place_overlay(result: JobResult, names: OverlayNames) -> None:
@@ -255,32 +255,21 @@ def _place_overlay(result: JobResult, names: OverlayNames) -> None:
     its name in input order, failed or not, exactly as the local engine hands them out."""
     target = names.target(result.image, result.file_name)
     temporary, result.overlay_written = result.overlay_written, None
-    if target is not None and temporary is None and result.error is None:
-        result.problems.append(
-            {
-                "index": None,
-                "kind": "overlay",
-                "message": f"no overlay: {result.image} is a URI, not a local image file",
-                "dropped": False,
-            }
-        )
+    unexplained = not any(p.kind is OverlayKind.NOT_WRITTEN for p in result.problems)
+    if target is not None and temporary is None and result.error is None and unexplained:
+        message = f"no overlay: {result.image} is a URI, not a local image file"
+        result.problems.append(Problem(None, OverlayKind.NOT_WRITTEN, message, image=result.image))
     if temporary is None or target is None:
         return
     try:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, target)
     except OSError as exc:
-        result.problems.append(
-            {
-                "index": None,
-                "kind": "overlay",
-                "message": (
-                    f"the overlay written by a Ray worker could not be moved to {target} "
-                    f"({exc.strerror or exc}); workers and driver need a shared file system"
-                ),
-                "dropped": False,
-            }
+        message = (
+            f"the overlay written by a Ray worker could not be moved to {target} "
+            f"({exc.strerror or exc}); workers and driver need a shared file system"
         )
+        result.problems.append(Problem(None, OverlayKind.NOT_WRITTEN, message, image=result.image))
         return
     result.overlay_written = target
 

@@ -29,13 +29,12 @@ import contextlib
 import io
 import json
 import os
-import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from boxmask.batch.jobs import Job, ManifestError, _job_from_entry
+from boxmask.batch.jobs import Job, ManifestError, job_from_entry
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job
 
 __all__ = [
@@ -44,6 +43,8 @@ __all__ = [
     "convert_row",
     "plan_chunks",
     "read_chunk",
+    "result_from_row",
+    "result_row",
     "row_from_job",
     "working_directory",
 ]
@@ -280,7 +281,7 @@ def _job(
         if not isinstance(answer, str):
             raise ManifestError("'answer' must be the answer text")
         entry["response"] = _with_finish(answer, entry.get("finish_reason"))
-    job = _job_from_entry(entry, base, where)
+    job = job_from_entry(entry, base, where)
     if answer_path is not None:
         job = replace(job, answer_text=None, answer_path=answer_path)
     if remote:
@@ -332,14 +333,23 @@ def convert_row(row: Mapping[str, Any], settings: ConvertSettings) -> JobResult:
     return result
 
 
-def dump_result(result: JobResult) -> bytes:
-    """A result as bytes for the object store (pickle protocol 5)."""
-    return pickle.dumps(result, protocol=5)
+#: Result fields that travel as JSON text columns (nested data); the rest are scalars.
+_JSON_COLUMNS = ("fragment", "problems")
 
 
-def load_result(data: bytes) -> JobResult:
-    """The inverse of :func:`dump_result` (driver side; data from our own tasks)."""
-    result = pickle.loads(data)
-    if not isinstance(result, JobResult):  # pragma: no cover - a bug, not bad input
-        raise TypeError(f"expected a JobResult, got {type(result).__name__}")
-    return result
+def result_row(result: JobResult) -> dict[str, Any]:
+    """A result as a row of plain columns for Ray Data: scalars as they are, the export
+    fragment and the problems as JSON text (exact: floats round-trip, lone surrogates
+    are escaped)."""
+    row = result.to_dict()
+    for key in _JSON_COLUMNS:
+        row[key] = json.dumps(row[key], separators=(",", ":"))
+    return row
+
+
+def result_from_row(row: Mapping[str, Any]) -> JobResult:
+    """The inverse of :func:`result_row` (driver side)."""
+    data = dict(row)
+    for key in _JSON_COLUMNS:
+        data[key] = json.loads(data[key])
+    return JobResult.from_dict(data)

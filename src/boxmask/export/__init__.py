@@ -12,9 +12,10 @@ from typing import Any
 __all__ = [
     "Categories",
     "CocoDataset",
-    "ExportProblem",
+    "CocoWriter",
     "MaskPolygons",
     "YoloDataset",
+    "YoloWriter",
     "class_masks",
     "crop_to_polygons",
     "crop_to_rle",
@@ -32,7 +33,7 @@ __all__ = [
 
 _WHERE = {
     "Categories": "categories",
-    "ExportProblem": "categories",
+    "CocoWriter": "coco_writer",
     "CocoDataset": "coco",
     "MaskPolygons": "polygons",
     "crop_to_polygons": "polygons",
@@ -41,6 +42,7 @@ _WHERE = {
     "crops_to_rle": "rle",
     "rle_to_crop": "rle",
     "YoloDataset": "yolo",
+    "YoloWriter": "yolo",
     "class_masks": "labelmap",
     "instance_label_map": "labelmap",
     "save_class_mask_pngs": "labelmap",

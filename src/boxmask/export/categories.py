@@ -1,4 +1,4 @@
-"""Category ids shared by every exporter, and the report exporters write into.
+"""Category ids shared by every exporter: the one place labels become category ids.
 
 Labels are model free text. boxmask keeps them as written, in any script (Japanese,
 emoji, ...), with exactly one normalization: Unicode NFC and surrounding whitespace
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from boxmask.errors import ExportError
+from boxmask.problems import ExportKind, Problem
 
-__all__ = ["Categories", "ExportProblem", "normalize_label"]
+__all__ = ["Categories", "normalize_label"]
 
 
 def normalize_label(label: str) -> str:
@@ -37,42 +37,11 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-@dataclass(frozen=True)
-class ExportProblem:
-    """One item an exporter skipped or wrote in a degraded or changed form.
-
-    ``image`` is the file name the item belongs to (None for dataset-level notes);
-    ``index`` is the item's position in the model's answer (``Detections.source_index``),
-    None for notes about a label or the dataset; ``kind`` a stable string (see each
-    exporter's docs); ``message`` says what happened.
-    """
-
-    image: str | None
-    index: int | None
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.image or "dataset"
-        if self.index is not None:
-            where += f" item {self.index}"
-        return f"{where}: {self.kind}: {self.message}"
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready ``{"image", "index", "kind", "message"}``."""
-        return {
-            "image": self.image,
-            "index": self.index,
-            "kind": self.kind,
-            "message": self.message,
-        }
-
-
 class Categories:
     """Label → category id map with first-seen or fixed ids (see the module docs)."""
 
     def __init__(
-        self, names: Sequence[str] | None = None, *, problems: list[ExportProblem] | None = None
+        self, names: Sequence[str] | None = None, *, problems: list[Problem] | None = None
     ) -> None:
         """``names`` fixes the categories (ids 1..K in order); ``problems`` is the list
         the label reports are appended to (a new one when not given)."""
@@ -80,8 +49,9 @@ class Categories:
         self._ids: dict[str, int] = {}
         self._folded: dict[str, str] = {}
         self._seen_spellings: set[str] = set()
+        self._refused: set[tuple[str | None, int | None]] = set()
         self._index: dict[str, int] | None = None
-        self.problems: list[ExportProblem] = problems if problems is not None else []
+        self.problems: list[Problem] = problems if problems is not None else []
         if names is not None:
             if isinstance(names, str):
                 raise ExportError("categories must be a list of names, not one string")
@@ -93,7 +63,7 @@ class Categories:
 
     @classmethod
     def from_ids(
-        cls, pairs: Iterable[tuple[int, str]], *, problems: list[ExportProblem] | None = None
+        cls, pairs: Iterable[tuple[int, str]], *, problems: list[Problem] | None = None
     ) -> Categories:
         """Fixed categories with given ids (e.g. read from a COCO file; gaps allowed)."""
         out = cls(None, problems=problems)
@@ -116,13 +86,13 @@ class Categories:
             self._folded[key] = name
         else:
             self.problems.append(
-                ExportProblem(
+                Problem(
                     None,
-                    None,
-                    "label_collision",
+                    ExportKind.LABEL_COLLISION,
                     f"categories {other!r} (id {self._ids[other]}) and {name!r} "
                     f"(id {self._ids[name]}) differ only in case or character width; "
                     "kept apart (pass categories=[...] and relabel to merge them)",
+                    dropped=False,
                 )
             )
         return self._ids[name]
@@ -164,8 +134,11 @@ class Categories:
         if name != label and label not in self._seen_spellings:
             self._seen_spellings.add(label)
             self.problems.append(
-                ExportProblem(
-                    image, index, "label_normalized", f"label {label!r} written as {name!r}"
+                Problem(
+                    index,
+                    ExportKind.LABEL_NORMALIZED,
+                    f"label {label!r} written as {name!r}",
+                    image=image,
                 )
             )
         found = self._ids.get(name)
@@ -174,14 +147,17 @@ class Categories:
         if self.fixed:
             near = self._folded.get(_fold(name))
             hint = f" (did you mean {near!r}?)" if near is not None else ""
-            self.problems.append(
-                ExportProblem(
-                    image,
-                    index,
-                    "unknown_category",
-                    f"label {name!r} is not among the given categories{hint}; item skipped",
+            if (image, index) not in self._refused:  # writers sharing these categories
+                self._refused.add((image, index))
+                self.problems.append(
+                    Problem(
+                        index,
+                        ExportKind.UNKNOWN_CATEGORY,
+                        f"label {name!r} is not among the given categories{hint}; item skipped",
+                        dropped=True,
+                        image=image,
+                    )
                 )
-            )
             return None
         return self._register(name)
 

@@ -17,7 +17,7 @@ What :class:`CocoDataset` writes (``reference/formats.md`` §1):
   RLE with ``iscrowd = 0`` (never as crowd) and reported ``holes_as_rle``.
 
 Items that are not written as they came are reported in :attr:`CocoDataset.problems`
-(:class:`~boxmask.export.categories.ExportProblem`), with these kinds:
+(:class:`~boxmask.Problem`, stage ``export``), with these kinds:
 
 - ``point_only`` — the item has a point but no box: COCO has no place for it; skipped.
 - ``no_mask`` / ``empty_mask`` — the answer had masks but this item's is missing or has
@@ -37,27 +37,26 @@ nothing else). An item without a confidence gets ``score = 1.0``.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from boxmask.detections import Detections
 from boxmask.errors import ExportError
-from boxmask.export.categories import Categories, ExportProblem
-from boxmask.export.polygons import MaskPolygons, crops_to_polygons
-from boxmask.export.rle import crop_to_rle, crops_to_rle, rle_to_crop
-from boxmask.io import atomic_write_json
+from boxmask.export.categories import Categories
+from boxmask.export.coco_writer import CocoNumbering, joined, write_coco
+from boxmask.export.fragments import ExportOptions, ImageRecord, MaskFormat, coco_annotations
+from boxmask.export.rle import crop_to_rle, rle_to_crop
+from boxmask.io import atomic_write_json, atomic_writer
 from boxmask.masks.polygon import rasterize_polygons
 from boxmask.masks.store import Crop, Masks
+from boxmask.problems import ExportKind, Problem
 
 __all__ = ["CocoDataset"]
 
-MaskFormat = Literal["rle", "polygon"]
 IouType = Literal["segm", "bbox"]
 
 _DEFAULT_INFO: dict[str, Any] = {
@@ -66,16 +65,6 @@ _DEFAULT_INFO: dict[str, Any] = {
     "contributor": "",
     "url": "",
 }
-
-
-def _xywh(box: npt.NDArray[np.float64]) -> list[float]:
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return [x0, y0, x1 - x0, y1 - y0]
-
-
-def _rectangle(box: npt.NDArray[np.float64]) -> list[list[float]]:
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return [[x0, y0, x1, y0, x1, y1, x0, y1]]
 
 
 class CocoDataset:
@@ -99,26 +88,30 @@ class CocoDataset:
         info: dict[str, Any] | None = None,
         licenses: list[dict[str, Any]] | None = None,
     ) -> None:
-        if mask_format not in ("rle", "polygon"):
-            raise ExportError(f"mask_format must be 'rle' or 'polygon', got {mask_format!r}")
-        if bbox_from not in ("model", "mask"):
-            raise ExportError(f"bbox_from must be 'model' or 'mask', got {bbox_from!r}")
-        if not (polygon_tolerance >= 0 and math.isfinite(polygon_tolerance)):
-            raise ExportError(f"polygon_tolerance must be >= 0 pixels, got {polygon_tolerance}")
-        self.mask_format: MaskFormat = mask_format
-        self.bbox_from = bbox_from
-        self.polygon_tolerance = float(polygon_tolerance)
+        self.options = ExportOptions(
+            mask_format=mask_format,
+            bbox_from=bbox_from,
+            polygon_tolerance=float(polygon_tolerance),
+        )
         self.info: dict[str, Any] = dict(_DEFAULT_INFO if info is None else info)
         self.licenses: list[dict[str, Any]] = list(licenses or [])
-        self.problems: list[ExportProblem] = []
-        self.categories = Categories(categories, problems=self.problems)
+        self.problems: list[Problem] = []
+        self._numbering = CocoNumbering(Categories(categories, problems=self.problems))
         self.images: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
-        self._image_ids: set[int] = set()
         self._file_names: set[str] = set()
         self._by_image: dict[int, list[int]] | None = None
         self._left_out: set[int] = set()  # annotation ids reported missing from results
-        self._next_annotation_id = 1
+
+    @property
+    def mask_format(self) -> MaskFormat:
+        """``"rle"`` or ``"polygon"``: how masks are written."""
+        return self.options.mask_format
+
+    @property
+    def categories(self) -> Categories:
+        """The dataset's categories (label → id)."""
+        return self._numbering.categories
 
     def __len__(self) -> int:
         return len(self.images)
@@ -142,113 +135,22 @@ class CocoDataset:
             raise ExportError("file_name must be a non-empty string")
         if file_name in self._file_names:
             raise ExportError(f"image {file_name!r} was already added")
-        if image_id is None:
-            image_id = max(self._image_ids, default=0) + 1
-        elif isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer)):
+        if image_id is not None and (
+            isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer))
+        ):
             raise ExportError(f"image_id must be an int, got {image_id!r}")
-        image_id = int(image_id)
-        if image_id in self._image_ids:
-            raise ExportError(f"image id {image_id} is already used")
-        self._image_ids.add(image_id)
+        annotations, problems = coco_annotations(detections, file_name, self.options)
+        self.problems.extend(problems)
+        record = ImageRecord(file_name, int(detections.width), int(detections.height))
+        added = self._numbering.add(
+            record, annotations, image_id=None if image_id is None else int(image_id)
+        )
         self._file_names.add(file_name)
         self._by_image = None
-        self.images.append(
-            {
-                "id": image_id,
-                "file_name": file_name,
-                "width": int(detections.width),
-                "height": int(detections.height),
-            }
-        )
-        self._add_annotations(detections, file_name, image_id)
-        return image_id
-
-    def _segmentations(self, masks: Masks, rows: npt.NDArray[np.intp]) -> dict[int, Any]:
-        """Segmentation per row (only rows whose mask has pixels), in the dataset's format."""
-        if rows.size == 0:
-            return {}
-        crops = [masks.crop(int(r)) for r in rows]
-        if self.mask_format == "rle":
-            rles = crops_to_rle(crops, masks.width, masks.height)
-            return {int(r): rle for r, rle in zip(rows, rles, strict=True)}
-        polygons = crops_to_polygons(crops, tolerance=self.polygon_tolerance)
-        out: dict[int, Any] = {}
-        for r, crop, poly in zip(rows, crops, polygons, strict=True):
-            out[int(r)] = poly if not poly.has_holes else crop
-        return out
-
-    def _add_annotations(self, detections: Detections, file_name: str, image_id: int) -> None:
-        masks = detections.masks
-        n = len(detections)
-        areas = masks.areas if masks is not None else np.zeros(n, dtype=np.int64)
-        with_pixels = np.flatnonzero(areas > 0)
-        segmentations = self._segmentations(masks, with_pixels) if masks is not None else {}
-        tight = masks.tight_boxes() if masks is not None and self.bbox_from == "mask" else None
-        scores = detections.scores
-        next_id = self._next_annotation_id
-        for i in range(n):
-            index = int(detections.source_index[i])
-            if not detections.has_box[i]:
-                self.problems.append(
-                    ExportProblem(
-                        file_name,
-                        index,
-                        "point_only",
-                        "item has a point but no box; COCO has no place for it; skipped",
-                    )
-                )
-                continue
-            category_id = self.categories.id_of(detections.labels[i], image=file_name, index=index)
-            if category_id is None:
-                continue
-            box = detections.boxes[i]
-            ann: dict[str, Any] = {"id": next_id, "image_id": image_id, "category_id": category_id}
-            segmentation = segmentations.get(i)
-            if segmentation is not None:
-                area = float(areas[i])
-                if isinstance(segmentation, MaskPolygons):
-                    ann["segmentation"] = segmentation.coco()
-                elif isinstance(segmentation, tuple):  # polygon mode, mask with holes
-                    x0, y0, crop = segmentation
-                    ann["segmentation"] = crop_to_rle(
-                        x0, y0, crop, detections.width, detections.height
-                    )
-                    self.problems.append(
-                        ExportProblem(
-                            file_name,
-                            index,
-                            "holes_as_rle",
-                            "mask has holes, which COCO polygons cannot express; "
-                            "written as RLE (iscrowd 0)",
-                        )
-                    )
-                else:
-                    ann["segmentation"] = segmentation
-                if tight is not None:
-                    box = tight[i]
-            else:
-                area = float((box[2] - box[0]) * (box[3] - box[1]))
-                if masks is not None:
-                    has_crop = bool(masks.crop(i)[2].size)
-                    kind = "empty_mask" if has_crop else "no_mask"
-                    why = "mask has no pixels" if has_crop else "item has no mask"
-                    self.problems.append(
-                        ExportProblem(
-                            file_name,
-                            index,
-                            kind,
-                            f"{why}; segmentation is the box rectangle, area the box area",
-                        )
-                    )
-                    ann["segmentation"] = _rectangle(box)
-            ann["area"] = area
-            ann["bbox"] = _xywh(box)
-            ann["iscrowd"] = 0
-            if scores is not None and math.isfinite(float(scores[i])):
-                ann["score"] = float(scores[i])
-            self.annotations.append(ann)
-            next_id += 1
-        self._next_annotation_id = next_id
+        assert added.entry is not None  # file names are unique here
+        self.images.append(added.entry)
+        self.annotations.extend(added.annotations)
+        return added.image_id
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
@@ -263,8 +165,20 @@ class CocoDataset:
 
     def save(self, path: str | os.PathLike[str], *, indent: int | None = None) -> Path:
         """Write the dataset as UTF-8 JSON (labels as written, not ``\\u`` escaped),
-        atomically. Returns the path."""
-        return atomic_write_json(path, self.to_dict(), indent=indent)
+        atomically, in the layout of :func:`~boxmask.export.coco_writer.write_coco` (the
+        batch engines write the same bytes), or indented by ``indent``. Returns the path."""
+        if indent is not None:
+            return atomic_write_json(path, self.to_dict(), indent=indent)
+        with atomic_writer(path) as out:
+            write_coco(
+                out,
+                self.info,
+                self.licenses,
+                joined(self.images),
+                joined(self.annotations),
+                self.categories.coco(),
+            )
+        return Path(path)
 
     def results(self, iou_type: IouType = "segm") -> list[dict[str, Any]]:
         """The annotations as a COCO *results* list for ``COCO.loadRes`` / ``COCOeval``.
@@ -294,11 +208,12 @@ class CocoDataset:
                         continue
                     self._left_out.add(ann["id"])
                     self.problems.append(
-                        ExportProblem(
-                            names.get(ann["image_id"]),
+                        Problem(
                             None,
-                            "no_segmentation",
+                            ExportKind.NO_SEGMENTATION,
                             f"annotation {ann['id']} has no segmentation; left out of segm results",
+                            dropped=True,
+                            image=names.get(ann["image_id"]),
                         )
                     )
                     continue
@@ -327,31 +242,29 @@ class CocoDataset:
         for key in ("images", "annotations", "categories"):
             if not isinstance(data.get(key), list):
                 raise ExportError(f"COCO data has no {key!r} list")
-        out = cls()
+        polygons = any(isinstance(a.get("segmentation"), list) for a in data["annotations"][:1])
+        out = cls("polygon" if polygons else "rle")
         try:
-            out.categories = Categories.from_ids(
-                ((int(c["id"]), str(c["name"])) for c in data["categories"]),
-                problems=out.problems,
+            numbering = CocoNumbering(
+                Categories.from_ids(
+                    ((int(c["id"]), str(c["name"])) for c in data["categories"]),
+                    problems=out.problems,
+                )
             )
             for img in data["images"]:
-                image_id = int(img["id"])
-                if image_id in out._image_ids:
-                    raise ExportError(f"image id {image_id} appears twice")
-                out._image_ids.add(image_id)
-                out._file_names.add(str(img["file_name"]))
-                int(img["width"]), int(img["height"])
+                record = ImageRecord(str(img["file_name"]), int(img["width"]), int(img["height"]))
+                numbering.add(record, (), key=f"#{img['id']}", image_id=int(img["id"]))
+                out._file_names.add(record.file_name)
+            numbering.annotations = max((int(a["id"]) for a in data["annotations"]), default=0)
         except (KeyError, TypeError, ValueError) as exc:
             raise ExportError(f"malformed COCO entry: {exc!r}") from exc
+        except ExportError as exc:
+            raise ExportError(f"malformed COCO data: {exc}") from exc
+        out._numbering = numbering
         out.info = dict(data.get("info") or {})
         out.licenses = list(data.get("licenses") or [])
         out.images = list(data["images"])
         out.annotations = list(data["annotations"])
-        try:
-            out._next_annotation_id = max((int(a["id"]) for a in out.annotations), default=0) + 1
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ExportError(f"malformed COCO annotation id: {exc!r}") from exc
-        if any(isinstance(a.get("segmentation"), list) for a in out.annotations[:1]):
-            out.mask_format = "polygon"
         return out
 
     @classmethod

@@ -27,8 +27,9 @@ import numpy.typing as npt
 
 from boxmask.detections import Detections
 from boxmask.errors import ExportError
-from boxmask.export.categories import Categories, ExportProblem
+from boxmask.export.categories import Categories
 from boxmask.io import atomic_write_bytes
+from boxmask.problems import ExportKind, Problem
 
 __all__ = [
     "class_masks",
@@ -63,7 +64,7 @@ def _paint(
     values: npt.NDArray[np.int64],
     dtype: type[np.unsignedinteger[Any]],
     order: Order,
-    problems: list[ExportProblem] | None,
+    problems: list[Problem] | None,
     image: str | None,
 ) -> npt.NDArray[np.unsignedinteger[Any]]:
     """Paint ``values[i]`` under item i's mask (0 = skip), crop by crop, and report the
@@ -73,7 +74,7 @@ def _paint(
     masks = detections.masks
     if masks is None:
         if problems is not None and len(detections):
-            problems.append(ExportProblem(image, None, "no_mask", "answer has no masks"))
+            problems.append(Problem(None, ExportKind.NO_MASK, "answer has no masks", image=image))
         return out
     hidden = np.zeros(len(detections), dtype=np.int64)
     for i in _draw_order(detections, order).tolist():
@@ -82,10 +83,9 @@ def _paint(
             continue
         if not crop.size:
             if problems is not None:
+                index = int(detections.source_index[i])
                 problems.append(
-                    ExportProblem(
-                        image, int(detections.source_index[i]), "no_mask", "no mask; not drawn"
-                    )
+                    Problem(index, ExportKind.NO_MASK, "no mask; not drawn", image=image)
                 )
             continue
         sl = (slice(y0, y0 + crop.shape[0]), slice(x0, x0 + crop.shape[1]))
@@ -98,13 +98,13 @@ def _paint(
     if problems is not None:
         areas = masks.areas
         for i in np.flatnonzero(hidden).tolist():
-            kind = "hidden" if hidden[i] >= areas[i] else "overlap_hidden"
+            kind = ExportKind.HIDDEN if hidden[i] >= areas[i] else ExportKind.OVERLAP_HIDDEN
             problems.append(
-                ExportProblem(
-                    image,
+                Problem(
                     int(detections.source_index[i]),
                     kind,
                     f"{int(hidden[i])} of {int(areas[i])} mask pixels covered by later items",
+                    image=image,
                 )
             )
     return out
@@ -114,7 +114,7 @@ def instance_label_map(
     detections: Detections,
     *,
     order: Order = "given",
-    problems: list[ExportProblem] | None = None,
+    problems: list[Problem] | None = None,
     image: str | None = None,
 ) -> npt.NDArray[np.unsignedinteger[Any]]:
     """``(H, W)`` instance ids: 0 background, ``i + 1`` for item ``i`` (uint8 up to 255
@@ -129,7 +129,7 @@ def semantic_label_map(
     categories: Categories | None = None,
     *,
     order: Order = "given",
-    problems: list[ExportProblem] | None = None,
+    problems: list[Problem] | None = None,
     image: str | None = None,
 ) -> npt.NDArray[np.unsignedinteger[Any]]:
     """``(H, W)`` category ids (0 background). ``categories`` shares ids across images

@@ -23,53 +23,86 @@ ids 0-based in category order — the same order as :class:`~boxmask.CocoDataset
 
 Point-only items are skipped (``point_only``); labels follow
 :mod:`boxmask.export.categories`. All reports land in :attr:`YoloDataset.problems`.
+
+:class:`YoloDataset` keeps the labels in memory; :class:`YoloWriter` writes each image's
+label file as its fragment arrives (the batch and Ray engines), sharing its
+:class:`~boxmask.export.categories.Categories` with a COCO writer so class ``k`` is COCO
+category ``k + 1``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from boxmask.detections import Detections
 from boxmask.errors import ExportError
-from boxmask.export.categories import Categories, ExportProblem
-from boxmask.export.polygons import crops_to_polygons
+from boxmask.export.categories import Categories
+from boxmask.export.fragments import ExportOptions, YoloLabel, YoloTask, join_parts, yolo_labels
 from boxmask.io import atomic_write_text
+from boxmask.problems import ExportKind, Problem
 
-__all__ = ["YoloDataset", "join_parts", "read_yolo_boxes"]
+__all__ = ["YoloDataset", "YoloWriter", "data_yaml", "join_parts", "read_yolo_boxes"]
 
 FloatArray = npt.NDArray[np.float64]
-Task = Literal["detect", "segment"]
+Task = YoloTask
+
+#: Characters YAML does not allow in a document (outside YAML's printable set), written
+#: as escapes inside the double-quoted names so PyYAML's ``safe_load`` reads them back.
+_NOT_YAML_PRINTABLE = re.compile(
+    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
 
 
-def join_parts(parts: list[FloatArray]) -> FloatArray:
-    """One ring through every part: each next part is entered from the closest vertex
-    of the ring built so far and left the same way (a zero-width bridge), so even-odd
-    filling of the result covers exactly the union of the (disjoint) parts."""
-    ring = parts[0]
-    for part in parts[1:]:
-        # Closest pair of vertices; chunked so memory stays small for long rings.
-        best = (np.inf, 0, 0)
-        for start in range(0, len(ring), 2048):
-            block = ring[start : start + 2048]
-            d2 = ((block[:, None, :] - part[None, :, :]) ** 2).sum(axis=2)
-            k = int(np.argmin(d2))
-            i, j = divmod(k, len(part))
-            if d2[i, j] < best[0]:
-                best = (float(d2[i, j]), start + i, j)
-        _, i, j = best
-        detour = np.concatenate([part[j:], part[: j + 1]])
-        ring = np.concatenate([ring[: i + 1], detour, ring[i:]])
-    return ring
+def _yaml_string(name: str) -> str:
+    """``name`` as a double-quoted YAML (and JSON) string that any YAML reader accepts."""
+    text = json.dumps(name, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _fmt(values: FloatArray) -> str:
-    return " ".join(f"{v:.6f}" for v in values.tolist())
+def data_yaml(names: Sequence[str], splits: Sequence[str] = ("train",)) -> str:
+    """The ``data.yaml`` text: one key per split, ``names`` as ``{id: name}``.
+
+    Names are double-quoted strings (any script kept as is; characters YAML forbids,
+    such as DEL, C1 controls or U+FFFE, as escapes).
+    """
+    lines = [
+        "# Written by boxmask. No `path` key: Ultralytics resolves the folders below",
+        "# against this file's folder.",
+    ]
+    lines += [f"{split}: images/{split}" for split in (list(splits) or ["train"])]
+    lines.append(f"nc: {len(names)}")
+    lines.append("names:")
+    lines += [f"  {i}: {_yaml_string(name)}" for i, name in enumerate(names)]
+    return "\n".join(lines) + "\n"
+
+
+def _check_split(split: str) -> None:
+    if not split or "/" in split or "\\" in split or split in (".", ".."):
+        raise ExportError(f"split must be a plain folder name, got {split!r}")
+
+
+def _stem(file_name: str) -> str:
+    stem = PurePath(file_name).stem
+    if not stem:
+        raise ExportError(f"cannot name a label file after {file_name!r}")
+    return stem
+
+
+def _lines(labels: Iterable[YoloLabel], categories: Categories, file_name: str) -> list[str]:
+    """Label lines with their class ids (labels outside fixed categories are skipped)."""
+    lines = []
+    for label in labels:
+        cls = categories.index_of(label.label, image=file_name, index=label.index)
+        if cls is not None:
+            lines.append(f"{cls} {label.coordinates}")
+    return lines
 
 
 class YoloDataset:
@@ -87,14 +120,16 @@ class YoloDataset:
         *,
         polygon_tolerance: float = 0.0,
     ) -> None:
-        if task not in ("detect", "segment"):
-            raise ExportError(f"task must be 'detect' or 'segment', got {task!r}")
-        self.task: Task = task
-        self.polygon_tolerance = float(polygon_tolerance)
-        self.problems: list[ExportProblem] = []
+        self.options = ExportOptions(coco=False, yolo=task, polygon_tolerance=polygon_tolerance)
+        self.problems: list[Problem] = []
         self.categories = Categories(categories, problems=self.problems)
         #: ``(split, stem) -> label file lines``, in the order images were added.
         self.labels: dict[tuple[str, str], list[str]] = {}
+
+    @property
+    def task(self) -> Task:
+        """``"detect"`` or ``"segment"``."""
+        return self.options.yolo or "segment"
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -104,97 +139,20 @@ class YoloDataset:
 
         ``file_name`` gives the label file's stem (``dir/a.jpg`` → ``a.txt``).
         """
-        if not split or "/" in split or "\\" in split or split in (".", ".."):
-            raise ExportError(f"split must be a plain folder name, got {split!r}")
-        stem = PurePath(file_name).stem
-        if not stem:
-            raise ExportError(f"cannot name a label file after {file_name!r}")
-        key = (split, stem)
+        _check_split(split)
+        key = (split, _stem(file_name))
         if key in self.labels:
-            raise ExportError(f"labels/{split}/{stem}.txt was already added")
-        lines = self._lines(detections, file_name)
+            raise ExportError(f"labels/{split}/{key[1]}.txt was already added")
+        labels, problems = yolo_labels(detections, file_name, self.options)
+        self.problems.extend(problems)
+        lines = _lines(labels, self.categories, file_name)
         self.labels[key] = lines
         return lines
 
-    def _lines(self, detections: Detections, file_name: str) -> list[str]:
-        width, height = float(detections.width), float(detections.height)
-        scale = np.array([width, height])
-        masks = detections.masks
-        polygons = {}
-        if self.task == "segment" and masks is not None:
-            rows = np.flatnonzero(masks.areas > 0)
-            found = crops_to_polygons(
-                [masks.crop(int(r)) for r in rows], tolerance=self.polygon_tolerance
-            )
-            polygons = {int(r): p for r, p in zip(rows, found, strict=True)}
-        lines: list[str] = []
-        for i in range(len(detections)):
-            index = int(detections.source_index[i])
-            if not detections.has_box[i]:
-                self.problems.append(
-                    ExportProblem(file_name, index, "point_only", "item has no box; skipped")
-                )
-                continue
-            cls = self.categories.index_of(detections.labels[i], image=file_name, index=index)
-            if cls is None:
-                continue
-            x0, y0, x1, y1 = detections.boxes[i]
-            if self.task == "detect":
-                box = np.array([(x0 + x1) / 2 / width, (y0 + y1) / 2 / height])
-                size = np.array([(x1 - x0) / width, (y1 - y0) / height])
-                lines.append(f"{cls} {_fmt(np.concatenate([box, size]))}")
-                continue
-            found_polygon = polygons.get(i)
-            if found_polygon is None or found_polygon.is_empty:
-                self.problems.append(
-                    ExportProblem(
-                        file_name, index, "no_mask", "item has no mask; box rectangle written"
-                    )
-                )
-                ring = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-            else:
-                parts = found_polygon.parts
-                if found_polygon.has_holes:
-                    self.problems.append(
-                        ExportProblem(
-                            file_name,
-                            index,
-                            "holes_filled",
-                            f"YOLO polygons have no holes; {len(found_polygon.holes)} filled",
-                        )
-                    )
-                if len(parts) > 1:
-                    self.problems.append(
-                        ExportProblem(
-                            file_name,
-                            index,
-                            "parts_joined",
-                            f"{len(parts)} parts joined into one polygon by zero-width bridges",
-                        )
-                    )
-                ring = join_parts(parts) if len(parts) > 1 else parts[0]
-            normalized = np.clip(ring / scale, 0.0, 1.0)
-            lines.append(f"{cls} {_fmt(normalized.ravel())}")
-        return lines
-
     def data_yaml(self) -> str:
-        """The ``data.yaml`` text: one key per split used, ``names`` as ``{id: name}``.
-
-        Names are written as JSON strings (valid YAML, any script kept as is).
-        """
-        splits = list(dict.fromkeys(split for split, _ in self.labels)) or ["train"]
-        lines = [
-            "# Written by boxmask. No `path` key: Ultralytics resolves the folders below",
-            "# against this file's folder.",
-        ]
-        lines += [f"{split}: images/{split}" for split in splits]
-        lines.append(f"nc: {len(self.categories)}")
-        lines.append("names:")
-        lines += [
-            f"  {i}: {json.dumps(name, ensure_ascii=False)}"
-            for i, name in enumerate(self.categories.names)
-        ]
-        return "\n".join(lines) + "\n"
+        """The ``data.yaml`` text (see :func:`data_yaml`)."""
+        splits = list(dict.fromkeys(split for split, _ in self.labels))
+        return data_yaml(self.categories.names, splits)
 
     def save(self, root: str | os.PathLike[str]) -> Path:
         """Write ``data.yaml`` and every label file under ``root`` (atomically, file by
@@ -205,6 +163,68 @@ class YoloDataset:
             atomic_write_text(base / "labels" / split / f"{stem}.txt", text)
         atomic_write_text(base / "data.yaml", self.data_yaml())
         return base
+
+
+class YoloWriter:
+    """YOLO label files written as fragments arrive, then ``data.yaml`` (:meth:`finish`).
+
+    ``categories``: shared with a COCO writer (same ids), a list (fixed), or None
+    (first-seen). A second answer about the same picture adds its lines to that
+    picture's label file; another picture with the same stem in the same split is
+    reported (``name_collision``) and its labels skipped: YOLO pairs label files with
+    images by name.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        categories: Categories | Sequence[str] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.categories = (
+            categories if isinstance(categories, Categories) else Categories(categories)
+        )
+        self.problems: list[Problem] = []
+        self._owners: dict[tuple[str, str], str] = {}  # (split, stem) -> picture key
+        self._splits: dict[str, None] = {}
+
+    def add(
+        self,
+        labels: Iterable[YoloLabel],
+        file_name: str,
+        *,
+        key: str | None = None,
+        split: str = "train",
+    ) -> list[Problem]:
+        """Write (or extend) the label file of one image; returns the problems met."""
+        _check_split(split)
+        stem = _stem(file_name)
+        picture = key if key is not None else file_name
+        before = len(self.categories.problems)
+        owner = self._owners.get((split, stem))
+        if owner is not None and owner != picture:
+            message = (
+                f"YOLO labels/{split}/{stem}.txt already holds the labels of {owner}; "
+                "YOLO pairs label files with images by name, so these labels were skipped"
+            )
+            problem = Problem(None, ExportKind.NAME_COLLISION, message, dropped=True, image=picture)
+            self.problems.append(problem)
+            return [problem]
+        path = self.root / "labels" / split / f"{stem}.txt"
+        text = "".join(line + "\n" for line in _lines(labels, self.categories, file_name))
+        if owner is not None:  # a second answer about the same image: add its lines
+            text = path.read_text(encoding="utf-8") + text
+        self._owners[(split, stem)] = picture
+        self._splits.setdefault(split)
+        atomic_write_text(path, text)
+        return list(self.categories.problems[before:])
+
+    def finish(self) -> Path:
+        """Write ``data.yaml`` for the classes seen; returns its path."""
+        return atomic_write_text(
+            self.root / "data.yaml", data_yaml(self.categories.names, list(self._splits))
+        )
 
 
 def read_yolo_boxes(
