@@ -54,7 +54,10 @@ def test_fixed_categories_skip_and_report_once_across_shared_writers(tmp_path: P
     coco = CocoWriter(tmp_path / "c.json", categories=categories)
     yolo = YoloWriter(tmp_path / "yolo", categories=categories)
     detections = Detections(
-        np.array([[0, 0, 5, 5], [1, 1, 4, 4]], dtype=np.float64), ["cup", "mug"], width=10, height=10
+        np.array([[0, 0, 5, 5], [1, 1, 4, 4]], dtype=np.float64),
+        ["cup", "mug"],
+        width=10,
+        height=10,
     )
     fragment = image_fragment(detections, "a.jpg", ExportOptions(yolo="detect"))
     problems = coco.add(fragment.image, fragment.annotations).problems
