@@ -180,20 +180,29 @@ def test_point_only_items_are_skipped_and_reported() -> None:
     assert (problem.kind, problem.index, problem.image) == ("point_only", 101, "1.jpg")
 
 
-def test_items_without_mask_get_box_rectangle_and_box_area() -> None:
+@pytest.mark.parametrize("mask_format", ["rle", "polygon"])
+def test_items_without_mask_get_their_box_as_segmentation(mask_format: str) -> None:
+    from pycocotools import mask as mask_utils
+
     masks = Masks([(1, 6, np.ones((4, 5), bool)), None], WIDTH, HEIGHT)
-    d = Detections([[0, 5, 8, 15], [10, 5, 18, 15]], ["a", "b"], width=WIDTH, height=HEIGHT)
+    d = Detections([[0, 5, 8, 15], [10.4, 5.5, 18.6, 15]], ["a", "b"], width=WIDTH, height=HEIGHT)
     d.masks = masks
-    ds = CocoDataset()
+    ds = CocoDataset(mask_format)  # type: ignore[arg-type]
     ds.add(d, "1.jpg")
     second = ds.annotations[1]
-    assert second["area"] == 80.0
-    assert second["segmentation"] == [[10.0, 5.0, 18.0, 5.0, 18.0, 15.0, 10.0, 15.0]]
+    assert second["area"] == pytest.approx(8.2 * 9.5)  # pycocotools' loadRes: w * h
+    rectangle = [[10.4, 5.5, 18.6, 5.5, 18.6, 15.0, 10.4, 15.0]]
+    expected = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(rectangle, HEIGHT, WIDTH)))
+    if mask_format == "polygon":
+        assert second["segmentation"] == rectangle
+    else:  # one representation per file: the same pixels as RLE
+        assert isinstance(second["segmentation"]["counts"], str)
+        np.testing.assert_array_equal(mask_utils.decode(second["segmentation"]), expected)
     assert [p.kind for p in ds.problems] == ["no_mask"]
-    # Box-only answers: no segmentation, nothing to report.
-    boxes_only = CocoDataset()
+    # Box-only answers: box segmentations too, nothing to report.
+    boxes_only = CocoDataset(mask_format)  # type: ignore[arg-type]
     boxes_only.add(_detections(["a"], masks=False), "2.jpg")
-    assert "segmentation" not in boxes_only.annotations[0]
+    assert "segmentation" in boxes_only.annotations[0]
     assert not boxes_only.problems
 
 

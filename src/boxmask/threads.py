@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["map_ordered", "set_threads", "threads", "using"]
+__all__ = ["cpu_count", "map_ordered", "set_threads", "threads", "using"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,12 +25,18 @@ _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def threads() -> int:
     """Threads in use: set by :func:`set_threads`, else one per CPU (at most 8)."""
     if _threads is not None:
         return _threads
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, cpus or 1))
+    return min(8, cpu_count())
 
 
 def set_threads(count: int | None) -> None:

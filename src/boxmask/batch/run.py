@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -353,6 +352,7 @@ def clear_progress() -> None:
 
 
 def default_workers() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    """One worker process per CPU."""
+    from boxmask.threads import cpu_count
+
+    return cpu_count()

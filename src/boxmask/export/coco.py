@@ -15,15 +15,21 @@ What :class:`CocoDataset` writes (``reference/formats.md`` §1):
   ring per part, pixel-edge coordinates that pycocotools rasterizes back to the same
   pixels). A mask with holes cannot be a COCO polygon: in polygon mode it is written as
   RLE with ``iscrowd = 0`` (never as crowd) and reported ``holes_as_rle``.
+- **Every annotation has a segmentation**, so ``annToMask``, ``annToRLE``, ``showAnns``
+  and ``COCOeval(..., "segm")`` work on any file. An item without a mask (a box-only
+  answer, or an item whose mask is missing or empty) follows pycocotools' own convention
+  for box results (``COCO.loadRes``): its segmentation is the box polygon
+  ``[[x0, y0, x1, y0, x1, y1, x0, y1]]`` and its ``area`` the box area ``w * h`` (not
+  the pixel count of the box). In an RLE file the same box pixels are written as RLE
+  (the pixels ``annToMask`` gives for that polygon), so one file holds one representation.
 
 Items that are not written as they came are reported in :attr:`CocoDataset.problems`
 (:class:`~boxmask.Problem`, stage ``export``), with these kinds:
 
 - ``point_only`` — the item has a point but no box: COCO has no place for it; skipped.
 - ``no_mask`` / ``empty_mask`` — the answer had masks but this item's is missing or has
-  no pixels: its segmentation is the box rectangle (so segm evaluation still runs) and
-  ``area`` the box area. When an answer has no masks at all (a box-only answer), items
-  get no ``segmentation`` key and nothing is reported.
+  no pixels: its segmentation is its box (see above). A box-only answer (no masks at
+  all) gets box segmentations too, and nothing is reported.
 - ``holes_as_rle`` — polygon mode, mask with holes written as RLE (``iscrowd = 0``).
 - ``label_normalized``, ``label_collision``, ``unknown_category`` — see categories.
 

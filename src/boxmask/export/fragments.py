@@ -26,7 +26,7 @@ import numpy.typing as npt
 from boxmask.detections import Detections
 from boxmask.errors import ExportError
 from boxmask.export.polygons import MaskPolygons, crops_to_polygons
-from boxmask.export.rle import crop_to_rle, crops_to_rle
+from boxmask.export.rle import boxes_to_rle, crop_to_rle, crops_to_rle
 from boxmask.problems import ExportKind, Problem
 
 __all__ = [
@@ -156,6 +156,15 @@ def _rectangle(box: FloatArray) -> list[list[float]]:
     return [[x0, y0, x1, y0, x1, y1, x0, y1]]
 
 
+def _box_segmentation(
+    box: FloatArray, width: int, height: int, options: ExportOptions
+) -> dict[str, Any] | list[list[float]]:
+    """The segmentation of an item without a mask: its box, in the file's representation."""
+    if options.mask_format == "polygon":
+        return _rectangle(box)
+    return dict(boxes_to_rle(box, width, height)[0])
+
+
 def _point_only(file_name: str, index: int) -> Problem:
     return Problem(
         index,
@@ -229,7 +238,10 @@ def coco_annotations(
             if tight is not None:
                 box = tight[i]
         else:
+            # pycocotools' own convention for box-only items (COCO.loadRes): the box
+            # polygon, area = w * h; written as RLE in an RLE file (the same pixels).
             area = float((box[2] - box[0]) * (box[3] - box[1]))
+            written = _box_segmentation(box, detections.width, detections.height, options)
             if masks is not None:
                 has_crop = bool(masks.crop(i)[2].size)
                 kind = ExportKind.EMPTY_MASK if has_crop else ExportKind.NO_MASK
@@ -242,7 +254,6 @@ def coco_annotations(
                         image=file_name,
                     )
                 )
-                written = _rectangle(box)
         score = None
         if scores is not None and math.isfinite(float(scores[i])):
             score = float(scores[i])

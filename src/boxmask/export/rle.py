@@ -39,6 +39,8 @@ from boxmask.threads import map_ordered
 
 __all__ = [
     "CocoRle",
+    "box_pixels",
+    "boxes_to_rle",
     "counts_from_string",
     "counts_to_string",
     "crop_to_rle",
@@ -191,6 +193,42 @@ def _compress_many(runs: Sequence[IntArray]) -> list[str]:
         out.append(text[start:end])
         start = end
     return out
+
+
+def box_pixels(box_xyxy: npt.ArrayLike, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixels pycocotools fills for the box polygon ``[x0, y0, x1, y0, x1, y1, x0, y1]``
+    (``annToMask`` of a box-only annotation): columns ``[c0, c1)`` and rows ``[r0, r1)``
+    with ``c = floor(x + 0.5)``, clipped to the image (matches pycocotools on every one of
+    3,000 random and half-pixel boxes, ``tests/test_export_rle.py``)."""
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box_xyxy, dtype=np.float64).reshape(4))
+    c0, c1 = (min(width, max(0, int(np.floor(v + 0.5)))) for v in (x0, x1))
+    r0, r1 = (min(height, max(0, int(np.floor(v + 0.5)))) for v in (y0, y1))
+    return c0, r0, c1, r1
+
+
+def boxes_to_rle(boxes_xyxy: npt.ArrayLike, width: int, height: int) -> list[CocoRle]:
+    """Compressed COCO RLE of each box's pixels (see :func:`box_pixels`), computed from
+    the box alone: no pixel is touched, so a full-image box costs what a small one does."""
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    runs: list[IntArray] = []
+    total = width * height
+    for box in boxes:
+        c0, r0, c1, r1 = box_pixels(box, width, height)
+        columns, tall = c1 - c0, r1 - r0
+        if columns <= 0 or tall <= 0:
+            runs.append(np.array([total], dtype=np.int64))
+            continue
+        if tall == height:  # whole columns: one run of 1s
+            counts = np.array([c0 * height, columns * height, 0], dtype=np.int64)
+        else:
+            counts = np.empty(2 * columns + 1, dtype=np.int64)
+            counts[0] = c0 * height + r0
+            counts[1::2] = tall
+            counts[2:-1:2] = height - tall
+        counts[-1] = total - counts[:-1].sum()
+        runs.append(counts if counts[-1] else counts[:-1])  # no empty 0-run at the end
+    size = [int(height), int(width)]
+    return [{"size": list(size), "counts": text} for text in _compress_many(runs)]
 
 
 def counts_to_string(counts: npt.ArrayLike) -> str:
