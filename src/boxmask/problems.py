@@ -126,6 +126,8 @@ class ExportKind(str, Enum):
     OVERLAP_HIDDEN = "overlap_hidden"
     #: Label maps: all of the item's mask pixels are covered by later items.
     HIDDEN = "hidden"
+    #: YOLO: the picture could not be put into ``images/<split>/`` (no local file, I/O).
+    IMAGE_NOT_PLACED = "image_not_placed"
     #: The image's file name is already used by another picture (COCO) or its label file
     #: by another image (YOLO).
     NAME_COLLISION = "name_collision"

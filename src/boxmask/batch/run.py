@@ -42,6 +42,7 @@ class BatchOptions:
     yolo: Path | None = None
     report: Path | None = None
     yolo_task: str = "segment"
+    yolo_images: str = "link"
     bbox_from: str = "model"
     workers: int = 1
     mask_format: str = "rle"
@@ -221,7 +222,11 @@ class ResultCollector:
             else None
         )
         self.yolo = (
-            YoloWriter(options.yolo, categories=self.categories)
+            YoloWriter(
+                options.yolo,
+                categories=self.categories,
+                images=options.yolo_images,  # type: ignore[arg-type]
+            )
             if options.yolo is not None
             else None
         )
@@ -254,7 +259,9 @@ class ResultCollector:
         else:
             report.images += 1
         if self.yolo is not None:
-            problems.extend(self.yolo.add(fragment.yolo, result.file_name, key=picture))
+            problems.extend(
+                self.yolo.add(fragment.yolo, result.file_name, key=picture, image=result.image)
+            )
         entry.update(items=result.items, masks=result.masks, points=result.points)
         if result.overlay_written:
             entry["overlay"] = result.overlay_written

@@ -44,6 +44,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--overlay", type=Path, help="overlay PNG (single answer) or folder of overlays (batch)"
     )
+    p.add_argument(
+        "--yolo-images",
+        choices=["link", "copy", "none"],
+        default="link",
+        help="put the pictures into the YOLO dataset: hard links (else copies), copies, or none",
+    )
     p.add_argument("--masks", choices=["rle", "polygon"], default="rle", help="COCO mask format")
     p.add_argument(
         "--yolo-task", choices=["segment", "detect"], default="segment", help="YOLO label kind"
@@ -150,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         yolo=args.yolo,
         report=args.report,
         yolo_task=args.yolo_task,
+        yolo_images=args.yolo_images,
         bbox_from=args.bbox_from,
         workers=1 if single else (args.workers or default_workers()),
         mask_format=args.masks,

@@ -1,14 +1,17 @@
 """YOLO (Ultralytics) detection and segmentation label files plus ``data.yaml``.
 
-Layout written by :meth:`YoloDataset.save` under ``root``::
+Layout written by :meth:`YoloDataset.save` / :class:`YoloWriter` under ``root``::
 
     data.yaml                      names {0: ..., 1: ...} and one entry per split
+    images/<split>/<stem>.<ext>    the pictures (hard-linked, else copied; or left out)
     labels/<split>/<stem>.txt      one line per item
 
-Images are not copied: put them in ``images/<split>/`` with the same stem (Ultralytics
-finds the labels by replacing ``/images/`` with ``/labels/``). ``data.yaml`` has no
-``path`` key, so Ultralytics resolves the split folders against the yaml's own folder and
-the dataset can be moved.
+Ultralytics finds each label file by replacing the last ``/images/`` of the image path
+with ``/labels/`` and the suffix with ``.txt``, so the images are placed in the dataset:
+``images="link"`` (default) hard-links them where the file system allows and copies them
+elsewhere, ``"copy"`` always copies, ``"none"`` leaves them out (then put them there
+yourself). ``data.yaml`` has no ``path`` key, so Ultralytics resolves the split folders
+against the yaml's own folder and the dataset can be moved.
 
 Lines (coordinates normalized by the image width/height to [0, 1], 6 decimals, class
 ids 0-based in category order — the same order as :class:`~boxmask.CocoDataset` ids):
@@ -32,11 +35,14 @@ category ``k + 1``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -45,18 +51,41 @@ from boxmask.detections import Detections
 from boxmask.errors import ExportError
 from boxmask.export.categories import Categories
 from boxmask.export.fragments import ExportOptions, YoloLabel, YoloTask, join_parts, yolo_labels
-from boxmask.io import atomic_write_text
+from boxmask.io import atomic_file, atomic_write_text
 from boxmask.problems import ExportKind, Problem
 
 __all__ = ["YoloDataset", "YoloWriter", "data_yaml", "join_parts", "read_yolo_boxes"]
 
 FloatArray = npt.NDArray[np.float64]
 Task = YoloTask
+ImagePlacement = Literal["link", "copy", "none"]
+
+
+def place_image(source: str | os.PathLike[str], target: Path, how: ImagePlacement) -> None:
+    """Put the picture ``source`` at ``target`` (atomically): a hard link when ``how`` is
+    ``"link"`` and the file system allows it, else a copy. Raises ``OSError``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if how == "link":
+        temporary = target.with_name(f".{target.name}.link")
+        try:
+            if temporary.exists():
+                temporary.unlink()
+            os.link(source, temporary)
+            os.replace(temporary, target)
+            return
+        except OSError:  # another file system, or links not allowed: copy
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+    with open(source, "rb") as src, atomic_file(target) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+
 
 #: Characters YAML does not allow in a document (outside YAML's printable set), written
 #: as escapes inside the double-quoted names so PyYAML's ``safe_load`` reads them back.
 _NOT_YAML_PRINTABLE = re.compile(
-    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    # YAML's printable set, less what it reads as line breaks inside a quoted string
+    # (NEL, U+2028, U+2029), which it would fold into spaces.
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
 
 
@@ -125,6 +154,8 @@ class YoloDataset:
         self.categories = Categories(categories, problems=self.problems)
         #: ``(split, stem) -> label file lines``, in the order images were added.
         self.labels: dict[tuple[str, str], list[str]] = {}
+        #: ``(split, stem) -> the picture's path`` for images added with ``image=``.
+        self.pictures: dict[tuple[str, str], str] = {}
 
     @property
     def task(self) -> Task:
@@ -134,10 +165,18 @@ class YoloDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def add(self, detections: Detections, file_name: str, split: str = "train") -> list[str]:
+    def add(
+        self,
+        detections: Detections,
+        file_name: str,
+        split: str = "train",
+        *,
+        image: str | os.PathLike[str] | None = None,
+    ) -> list[str]:
         """Add one image's items; returns its label lines (also kept for :meth:`save`).
 
-        ``file_name`` gives the label file's stem (``dir/a.jpg`` → ``a.txt``).
+        ``file_name`` gives the label file's stem (``dir/a.jpg`` → ``a.txt``); ``image``
+        is the picture's path, placed into ``images/<split>/`` by :meth:`save`.
         """
         _check_split(split)
         key = (split, _stem(file_name))
@@ -147,6 +186,8 @@ class YoloDataset:
         self.problems.extend(problems)
         lines = _lines(labels, self.categories, file_name)
         self.labels[key] = lines
+        if image is not None:
+            self.pictures[key] = os.fspath(image)
         return lines
 
     def data_yaml(self) -> str:
@@ -154,13 +195,23 @@ class YoloDataset:
         splits = list(dict.fromkeys(split for split, _ in self.labels))
         return data_yaml(self.categories.names, splits)
 
-    def save(self, root: str | os.PathLike[str]) -> Path:
+    def save(self, root: str | os.PathLike[str], *, images: ImagePlacement = "link") -> Path:
         """Write ``data.yaml`` and every label file under ``root`` (atomically, file by
-        file; an image without items gets an empty file). Returns ``root``."""
+        file; an image without items gets an empty file), and place the pictures given to
+        :meth:`add` as ``images`` says (module docs). Returns ``root``."""
         base = Path(root)
         for (split, stem), lines in self.labels.items():
             text = "".join(line + "\n" for line in lines)
             atomic_write_text(base / "labels" / split / f"{stem}.txt", text)
+            picture = self.pictures.get((split, stem))
+            if picture is not None and images != "none":
+                target = base / "images" / split / f"{stem}{Path(picture).suffix}"
+                try:
+                    place_image(picture, target, images)
+                except OSError as exc:
+                    raise ExportError(
+                        f"cannot place {picture!r} at {str(target)!r}: {exc}"
+                    ) from exc
         atomic_write_text(base / "data.yaml", self.data_yaml())
         return base
 
@@ -172,7 +223,8 @@ class YoloWriter:
     (first-seen). A second answer about the same picture adds its lines to that
     picture's label file; another picture with the same stem in the same split is
     reported (``name_collision``) and its labels skipped: YOLO pairs label files with
-    images by name.
+    images by name. ``images`` says how pictures get into ``images/<split>/`` (module
+    docs); a picture that cannot be placed is reported (``image_not_placed``).
     """
 
     def __init__(
@@ -180,7 +232,11 @@ class YoloWriter:
         root: str | os.PathLike[str],
         *,
         categories: Categories | Sequence[str] | None = None,
+        images: ImagePlacement = "link",
     ) -> None:
+        if images not in ("link", "copy", "none"):
+            raise ExportError(f"images must be 'link', 'copy' or 'none', got {images!r}")
+        self.images = images
         self.root = Path(root)
         self.categories = (
             categories if isinstance(categories, Categories) else Categories(categories)
@@ -196,8 +252,10 @@ class YoloWriter:
         *,
         key: str | None = None,
         split: str = "train",
+        image: str | os.PathLike[str] | None = None,
     ) -> list[Problem]:
-        """Write (or extend) the label file of one image; returns the problems met."""
+        """Write (or extend) the label file of one image and place its picture ``image``
+        (a local file; None when the answer came with a size only); returns the problems."""
         _check_split(split)
         stem = _stem(file_name)
         picture = key if key is not None else file_name
@@ -218,7 +276,26 @@ class YoloWriter:
         self._owners[(split, stem)] = picture
         self._splits.setdefault(split)
         atomic_write_text(path, text)
-        return list(self.categories.problems[before:])
+        problems = list(self.categories.problems[before:])
+        if owner is None and self.images != "none":
+            problems.extend(self._place(image, file_name, split, stem, picture))
+        self.problems.extend(problems)
+        return problems
+
+    def _place(
+        self, image: str | os.PathLike[str] | None, file_name: str, split: str, stem: str, key: str
+    ) -> list[Problem]:
+        if image is None:
+            why = "the answer came with a size, not an image file"
+        else:
+            suffix = Path(image).suffix or Path(file_name).suffix
+            try:
+                place_image(image, self.root / "images" / split / f"{stem}{suffix}", self.images)
+                return []
+            except OSError as exc:
+                why = f"{exc.strerror or exc}"
+        message = f"picture not placed in images/{split}/ ({why}); YOLO cannot train on it"
+        return [Problem(None, ExportKind.IMAGE_NOT_PLACED, message, image=key)]
 
     def finish(self) -> Path:
         """Write ``data.yaml`` for the classes seen; returns its path."""
