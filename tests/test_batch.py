@@ -9,7 +9,6 @@ import pytest
 from pycocotools.coco import COCO
 
 from boxmask.batch import BatchOptions, Job, jobs_from_dir, jobs_from_manifest, run_batch
-from boxmask.batch.jobs import ManifestError
 from boxmask.errors import ExportError
 from boxmask.testing.answers import make_items, to_answer_text
 
@@ -53,9 +52,32 @@ def test_manifest_forms_and_errors(tmp_path: Path) -> None:
     jobs = list(jobs_from_manifest(manifest))
     assert jobs[0].answer_path and jobs[1].answer_text and jobs[2].response == response
     assert jobs[3].size == (100, 50)
-    manifest.write_text('{"image": "a.png"}\nnot json\n')
-    with pytest.raises(ManifestError, match=r"pairs\.jsonl:1"):
-        list(jobs_from_manifest(manifest))
+    # Unusable lines are failed rows naming their line; the lines after them still run.
+    bad_lines = [
+        b'{"image": "a.png"}',
+        b"not json",
+        b'{"image": "img000.png", "answer": "[]", "label": "\xff"}',
+        b"[" * 100_000,
+        b'{"image": "img000.png", "response": null}',
+        b'{"image": "img000.png", "response": 5}',
+        b'{"width": true, "height": 5, "answer": "[]"}',
+        b'{"image": "img000.png", "answer_file": "../secrets.env"}',
+        b'{"image": "img000.png", "answer": "[]"}',
+    ]
+    manifest.write_bytes(b"\n".join(bad_lines) + b"\n")
+    (tmp_path.parent / "secrets.env").write_text("KEY=hunter2")
+    jobs = list(jobs_from_manifest(manifest))
+    assert [j.source for j in jobs] == [f"pairs.jsonl:{n}" for n in range(1, 10)]
+    assert all(j.error for j in jobs[:-1]) and jobs[-1].error is None
+    assert "give 'answer'" in (jobs[0].error or "")
+    assert "not UTF-8" in (jobs[2].error or "")
+    assert "nested too deeply" in (jobs[3].error or "")
+    assert "not null" in (jobs[4].error or "") and "not int" in (jobs[5].error or "")
+    assert "positive integers" in (jobs[6].error or "")
+    assert "inside the manifest's folder" in (jobs[7].error or "")
+    report = run_batch(jobs, BatchOptions(coco=tmp_path / "c.json"))
+    assert report.failed == 8 and report.images == 1
+    assert "hunter2" not in json.dumps(report.to_dict())
 
 
 def test_batch_writes_valid_coco_and_reports_every_problem(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ class Job:
     answer_path: str | None = None
     answer_text: str | None = None
     response: Any = None
+    #: Set when the job cannot run at all (an unusable manifest line): it is reported
+    #: as a failed row with this reason, and the batch goes on.
+    error: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -64,48 +67,125 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
     """Read a JSONL manifest lazily, one job per non-empty line.
 
     Lines are ``{"image": path, "answer": path-or-text}`` or ``{"image": path,
-    "response": {raw API JSON}}``; optional ``"width"``/``"height"``. Relative paths are
-    resolved against the manifest's folder. An ``answer`` value is a path when such a
-    file exists, else the answer text itself.
+    "response": {raw API JSON}}``; optional ``"width"``/``"height"``; other keys are
+    ignored. Relative paths are resolved against the manifest's folder. An ``answer``
+    value is a path when such a file exists, else the answer text itself.
+
+    A line that cannot be used (cut JSON, not UTF-8, nested too deeply, missing keys)
+    becomes a job with ``error`` set, reported as a failed row: one bad line never
+    stops the batch. Raises ``OSError`` only when the manifest itself cannot be read.
     """
     manifest = Path(path)
     base = manifest.parent
-    with manifest.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with manifest.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             where = f"{manifest.name}:{number}"
             try:
-                entry = json.loads(line)
-            except ValueError as exc:
-                raise ManifestError(f"{where}: not valid JSON ({exc})") from None
-            if not isinstance(entry, dict):
-                raise ManifestError(f"{where}: each line must be a JSON object")
-            yield job_from_entry(entry, base, where)
+                yield job_from_entry(_line_entry(raw, where), base, where)
+            except ManifestError as exc:
+                yield Job(source=where, size=(0, 0), error=str(exc))
+
+
+def _line_entry(raw: bytes, where: str) -> dict[str, Any]:
+    """One manifest line as a JSON object, or a :class:`ManifestError` saying why not."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{where}: the line is not UTF-8 text (byte {exc.start})") from None
+    try:
+        entry = json.loads(text)
+    except RecursionError:
+        raise ManifestError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise ManifestError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: each line must be a JSON object")
+    return entry
+
+
+def _size(entry: dict[str, Any], where: str) -> tuple[int, int] | None:
+    """``(width, height)`` from the entry: positive integers (not booleans) within the
+    image pixel cap, or None when neither is given."""
+    if "width" not in entry and "height" not in entry:
+        return None
+    values = (entry.get("width"), entry.get("height"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ManifestError(f"{where}: 'width' and 'height' must both be positive integers")
+    width, height = int(values[0]), int(values[1])  # type: ignore[arg-type]
+    from boxmask.images import MAX_PIXELS
+
+    if width * height > MAX_PIXELS:
+        raise ManifestError(
+            f"{where}: {width}x{height} is more than {MAX_PIXELS:,} pixels (the image cap)"
+        )
+    return width, height
+
+
+def _answer_file(value: Any, base: Path, where: str, key: str) -> Path:
+    """A manifest's answer file: a relative path that stays inside the manifest's folder
+    (a line never makes boxmask read a file elsewhere, e.g. ``../secrets.env``)."""
+    if not isinstance(value, str) or not value:
+        raise ManifestError(f"{where}: {key!r} must be a path string")
+    path = Path(value)
+    root = base.resolve()
+    resolved = (base / path).resolve()
+    if path.is_absolute() or not resolved.is_relative_to(root):
+        raise ManifestError(
+            f"{where}: {key!r} must be a path inside the manifest's folder, got {value!r}"
+        )
+    return base / path
 
 
 def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
+    """The job of one manifest entry (see :func:`jobs_from_manifest`).
+
+    The answer is one of: ``response`` (a raw API response: a JSON object, a list of
+    streamed chunks, or its text), ``answer_file`` (a path to a text file inside the manifest's
+    folder), or ``answer`` (the model's text; for compatibility, a short relative path
+    with an answer suffix, ``.txt``/``.json``/``.md``, naming an existing file inside the
+    manifest's folder is read as that file). Raises :class:`ManifestError` saying why an
+    entry cannot be used.
+    """
     image = entry.get("image")
     if image is not None and not isinstance(image, str):
         raise ManifestError(f"{where}: 'image' must be a path string")
-    size = None
-    if "width" in entry or "height" in entry:
-        try:
-            size = (int(entry["width"]), int(entry["height"]))
-        except (KeyError, TypeError, ValueError):
-            raise ManifestError(f"{where}: 'width' and 'height' must both be integers") from None
+    size = _size(entry, where)
     if image is None and size is None:
         raise ManifestError(f"{where}: give 'image' (or 'width' and 'height')")
     image_path = str(base / image) if image else None
     if "response" in entry:
-        return Job(source=where, image=image_path, size=size, response=entry["response"])
+        response = entry["response"]
+        if not isinstance(response, (dict, list, str)):
+            kind = "null" if response is None else type(response).__name__
+            raise ManifestError(f"{where}: 'response' must be the API's JSON object, not {kind}")
+        return Job(source=where, image=image_path, size=size, response=response)
+    if "answer_file" in entry:
+        path = _answer_file(entry["answer_file"], base, where, "answer_file")
+        return Job(source=str(path), image=image_path, size=size, answer_path=str(path))
     answer = entry.get("answer")
     if not isinstance(answer, str):
-        raise ManifestError(f"{where}: give 'answer' (a path or the text) or 'response'")
-    candidate = base / answer
-    if len(answer) < 4096 and "\n" not in answer and candidate.is_file():
-        return Job(source=str(candidate), image=image_path, size=size, answer_path=str(candidate))
+        raise ManifestError(f"{where}: give 'answer' (the text), 'answer_file' or 'response'")
+    if _looks_like_answer_file(answer):
+        try:
+            candidate = _answer_file(answer, base, where, "answer")
+        except ManifestError:
+            candidate = None
+        if candidate is not None and candidate.is_file():
+            return Job(
+                source=str(candidate), image=image_path, size=size, answer_path=str(candidate)
+            )
     return Job(source=where, image=image_path, size=size, answer_text=answer)
+
+
+def _looks_like_answer_file(answer: str) -> bool:
+    return (
+        len(answer) < 4096
+        and "\n" not in answer
+        and Path(answer).suffix.lower() in ANSWER_SUFFIXES
+        and not Path(answer).is_absolute()
+    )
 
 
 def jobs_from_dir(folder: str | Path) -> tuple[list[Job], list[str]]:

@@ -93,6 +93,9 @@ def convert_job(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
     index, job, options, overlay_path = task
     start = time.perf_counter()
     result = JobResult(index=index, source=job.source, image=job.image, file_name=job.file_name)
+    if job.error is not None:
+        result.error = job.error
+        return result
     try:
         _convert(job, options, overlay_path, result)
     except (BoxmaskError, OSError, ValueError) as exc:
