@@ -190,6 +190,6 @@ def test_demo_writes_coco_overlays_and_report(tmp_path: Path, fixtures_dir: Path
     assert out.returncode == 0, out.stderr
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert len(coco["images"]) == 4 and len(coco["annotations"]) >= 15
-    overlays = sorted(p.name for p in (tmp_path / "out" / "overlays").iterdir())
+    overlays = sorted(p.name for p in (tmp_path / "out" / "overlays").glob("[!.]*"))
     assert "coffee.png" in overlays and len(overlays) == 6
     assert "truncated" in out.stdout

@@ -163,14 +163,26 @@ def test_exit_codes_as_documented(manifest: Path, tmp_path: Path) -> None:
     head = tmp_path / "head.jsonl"
     head.write_text("".join(manifest.read_text().splitlines(keepends=True)[:40]))
     ok = run_cli("--manifest", str(head), "--coco", str(tmp_path / "a.json"), "--quiet")
-    assert ok.returncode == 0, ok.stderr  # problems, but no --strict
+    assert ok.returncode == 1, ok.stderr  # an input failed: said, after writing the rest
     assert "40 answers: 39 images" in ok.stdout  # line 8: not JSON; line 28: truncated
     assert "1 problems, 1 failed" in ok.stdout
+    assert json.loads((tmp_path / "a.json").read_text())["images"]
+    degraded = tmp_path / "degraded.jsonl"
+    degraded.write_text(head.read_text().splitlines(keepends=True)[27])  # truncated only
+    out = str(tmp_path / "d.json")
+    assert run_cli("--manifest", str(degraded), "--coco", out, "--quiet").returncode == 0
+    strict = run_cli("--manifest", str(degraded), "--coco", out, "--force", "--strict")
+    assert strict.returncode == 1
     again = run_cli("--manifest", str(head), "--coco", str(tmp_path / "a.json"))
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     clean = tmp_path / "clean.jsonl"
     clean.write_text(json.dumps({"width": 5, "height": 5, "answer": good_answer(3)}) + "\n")
-    assert run_cli("--manifest", str(clean), "--strict", "--quiet").returncode == 0
+    report = str(tmp_path / "r.json")
+    assert (
+        run_cli("--manifest", str(clean), "--strict", "--quiet", "--report", report).returncode == 0
+    )
+    nothing = run_cli("--manifest", str(clean), "--quiet")
+    assert nothing.returncode == 2 and "nothing to write" in nothing.stderr
 
 
 def test_size_only_manifest_lines_are_separate_images(tmp_path: Path) -> None:

@@ -193,12 +193,16 @@ def jobs_from_dir(folder: str | Path) -> tuple[list[Job], list[str]]:
 
     ``coffee.txt`` pairs with ``coffee.jpg``; so does ``coffee.seg.txt`` (the image name
     is the answer's name up to its first dot, when no exact match exists). Looks in the
-    folder itself and in ``answers/`` + ``images/`` subfolders. Returns the jobs (sorted
+    folder itself and in ``answers/`` + ``images/`` subfolders; given an answers folder
+    without pictures, in its sibling ``images/`` folder. Returns the jobs (sorted
     by answer path) and the answers left without an image.
     """
     root = Path(folder)
     answer_dirs = [root / "answers"] if (root / "answers").is_dir() else [root]
     image_dirs = [root / "images"] if (root / "images").is_dir() else [root]
+    sibling = root.parent / "images"
+    if image_dirs == [root] and sibling.is_dir() and not _has_images(root):
+        image_dirs = [sibling]  # ``convert data/answers`` with pictures in data/images
     images: dict[str, Path] = {}
     for directory in image_dirs:
         for p in sorted(directory.iterdir()):
@@ -216,3 +220,7 @@ def jobs_from_dir(folder: str | Path) -> tuple[list[Job], list[str]]:
                 continue
             jobs.append(Job(source=str(p), image=str(image), answer_path=str(p)))
     return jobs, unpaired
+
+
+def _has_images(folder: Path) -> bool:
+    return any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())

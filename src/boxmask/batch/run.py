@@ -15,8 +15,8 @@ from typing import Any
 
 from boxmask import __version__
 from boxmask.batch.jobs import Job
+from boxmask.batch.outputs import OverlayNames, RunRecord, check_outputs
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, convert_jobs, init_worker
-from boxmask.errors import ExportError
 from boxmask.export.categories import Categories
 from boxmask.export.coco_writer import CocoWriter
 from boxmask.export.fragments import ExportOptions
@@ -25,8 +25,8 @@ from boxmask.export.yolo import YoloWriter
 __all__ = [
     "BatchOptions",
     "BatchReport",
-    "OverlayNames",
     "ResultCollector",
+    "overlay_names",
     "run_batch",
     "worker_options",
 ]
@@ -50,6 +50,9 @@ class BatchOptions:
     categories: tuple[str, ...] | None = None
     force: bool = False
     progress: bool = False
+    #: Files and folders the run reads (answers, manifest, image folders): no output may
+    #: be one of them.
+    inputs: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -136,24 +139,6 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def check_writable(path: Path, force: bool) -> None:
-    """Refuse to overwrite without ``force``; say what to do."""
-    if path.exists() and not force:
-        raise ExportError(f"{path} exists; pass --force to overwrite it")
-
-
-def _check_outputs(options: BatchOptions) -> None:
-    for path in (options.coco, options.report, options.overlay_file):
-        if path is not None:
-            check_writable(path, options.force)
-    for folder in (options.overlays, options.yolo):
-        if folder is not None and folder.exists():
-            if not folder.is_dir():
-                raise ExportError(f"{folder} exists and is not a folder")
-            if any(folder.iterdir()) and not options.force:
-                raise ExportError(f"{folder} is not empty; pass --force to write into it")
-
-
 def worker_options(options: BatchOptions) -> WorkerOptions:
     """What every worker produces for a job of this batch."""
     export = ExportOptions(
@@ -169,28 +154,9 @@ def worker_options(options: BatchOptions) -> WorkerOptions:
     )
 
 
-class OverlayNames:
-    """Overlay paths in input order: ``<stem>.png``, then ``<stem>-2.png``, ... for a
-    stem seen again (or the one ``overlay_file``). Call :meth:`target` once per job, in
-    input order, so that the names do not depend on the worker count."""
-
-    def __init__(self, options: BatchOptions) -> None:
-        self.options = options
-        self._seen: dict[str, int] = {}
-
-    def target(self, image: str | None, file_name: str) -> str | None:
-        """The overlay path for a job with this image, or None (no overlays, no image)."""
-        if image is None:
-            return None
-        if self.options.overlay_file is not None:
-            return str(self.options.overlay_file)
-        if self.options.overlays is None:
-            return None
-        stem = Path(file_name).stem
-        count = self._seen.get(stem, 0) + 1
-        self._seen[stem] = count
-        name = f"{stem}.png" if count == 1 else f"{stem}-{count}.png"
-        return str(self.options.overlays / name)
+def overlay_names(options: BatchOptions) -> OverlayNames:
+    """The overlay names of this batch (see :class:`~boxmask.batch.outputs.OverlayNames`)."""
+    return OverlayNames(options.overlays, options.overlay_file)
 
 
 class ResultCollector:
@@ -203,10 +169,27 @@ class ResultCollector:
     """
 
     def __init__(self, options: BatchOptions) -> None:
-        _check_outputs(options)
+        check_outputs(
+            [
+                ("--coco", options.coco),
+                ("--report", options.report),
+                ("--overlay", options.overlay_file),
+            ],
+            [("--overlay", options.overlays), ("--yolo", options.yolo)],
+            inputs=options.inputs,
+            force=options.force,
+        )
         self.options = options
         self.start = time.perf_counter()
         self.report = BatchReport()
+        self.records = {
+            name: RunRecord(folder)
+            for name, folder in (("overlays", options.overlays), ("yolo", options.yolo))
+            if folder is not None
+        }
+        for record in self.records.values():
+            if options.force:
+                record.clear_previous()  # a folder holds one run: the last one
         if options.overlays is not None:
             options.overlays.mkdir(parents=True, exist_ok=True)
         # One category table for every output: COCO id k is YOLO class k - 1.
@@ -265,27 +248,42 @@ class ResultCollector:
         entry.update(items=result.items, masks=result.masks, points=result.points)
         if result.overlay_written:
             entry["overlay"] = result.overlay_written
+            if "overlays" in self.records:
+                self.records["overlays"].add(result.overlay_written)
         entry["problems"] = [p.to_dict() for p in problems]
         report.problems += len(problems)
 
     def finish(self) -> BatchReport:
         """Write the COCO file, ``data.yaml`` and the report; return the report."""
         report = self.report
+        if report.files and report.failed == len(report.files):
+            # Nothing was converted: no empty dataset that looks like a result.
+            self.abort()
+            report.categories = []
+            self._write_report()
+            return report
         try:
             if self.coco is not None:
                 self.coco.finish()
             if self.yolo is not None:
                 self.yolo.finish()
+                for path in self.yolo.written:
+                    self.records["yolo"].add(path)
+            for record in self.records.values():
+                record.save()
         except BaseException:
             self.abort()
             raise
         report.categories = self.categories.names
-        report.seconds = time.perf_counter() - self.start
+        self._write_report()
+        return report
+
+    def _write_report(self) -> None:
+        self.report.seconds = time.perf_counter() - self.start
         if self.options.report is not None:
             from boxmask.io import atomic_write_json
 
-            atomic_write_json(self.options.report, report.to_dict())
-        return report
+            atomic_write_json(self.options.report, self.report.to_dict())
 
     def abort(self) -> None:
         """Drop the partial COCO file (YOLO label files and overlays already written are
@@ -308,7 +306,7 @@ def run_batch(
     """
     collector = ResultCollector(options)
     options_for_workers = worker_options(options)
-    names = OverlayNames(options)
+    names = overlay_names(options)
 
     def tasks() -> Iterator[tuple[int, Job, WorkerOptions, str | None]]:
         for index, job in enumerate(jobs):

@@ -19,7 +19,7 @@ from boxmask.batch.run import (
 from boxmask.cli.common import format_table, parse_size
 from boxmask.errors import BoxmaskError, ExportError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_OUTPUT = 0, 1, 2, 3
 MAX_LISTED = 40
 
 
@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
             "Convert one answer (ANSWER with --image or --size), a folder of answers and "
             "images paired by name (DIR), or a JSONL manifest (--manifest) into one COCO "
             "dataset, YOLO labels and overlays. Every problem is listed with its file and "
-            "item index. Exit codes: 0 done, 1 problems found with --strict, 2 usage error."
+            "item index. Exit codes: 0 done; 1 some input failed or an output was not "
+            "written (with --strict: or any item was degraded); 2 usage error; 3 an output "
+            "could not be written; 130 interrupted."
         ),
     )
     p.add_argument("input", nargs="?", help="answer file (- for stdin) or a folder")
@@ -101,57 +103,69 @@ def _categories(value: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.threshold <= 255:
-        return _usage("--threshold must be in 0..255")
-    if args.workers is not None and args.workers < 1:
-        return _usage("--workers must be at least 1")
-    if args.address is not None and args.engine != "ray":
-        return _usage("--address needs --engine ray")
-    jobs: Any
-    total: int | None = None
-    single = False
-    unpaired: list[str] = []
+class _Usage(Exception):
+    """A usage error: the message, exit code 2, nothing done."""
+
+
+def _batch_jobs(args: argparse.Namespace) -> tuple[Any, int | None, list[str], list[Path]]:
+    """(jobs, how many when known, unpaired answers, inputs) for a folder or a manifest."""
+    for flag, value in (("--image", args.image), ("--size", args.size)):
+        if value is not None:
+            raise _Usage(f"{flag} applies to a single ANSWER; a folder or manifest pairs itself")
     if args.manifest is not None:
         if args.input is not None:
-            return _usage("give either --manifest or an ANSWER/DIR, not both")
+            raise _Usage("give either --manifest or an ANSWER/DIR, not both")
         if not args.manifest.is_file():
-            return _usage(f"manifest {args.manifest} not found")
-        jobs = jobs_from_manifest(args.manifest)
-    elif args.input is None:
-        return _usage("give an ANSWER file, a DIR, or --manifest (see boxmask convert --help)")
-    elif args.input != "-" and Path(args.input).is_dir():
-        jobs, unpaired = jobs_from_dir(args.input)
-        total = len(jobs)
-        if not jobs:
-            return _usage(
-                f"no answer in {args.input} pairs with an image (same name, e.g. a.txt + a.jpg)"
-            )
-    else:
-        single = True
-        if args.image is None and args.size is None:
-            return _usage("a single ANSWER needs --image IMAGE or --size WxH")
-        if args.input != "-" and not Path(args.input).is_file():
-            return _usage(f"answer file {args.input} not found")
-        if args.image is not None and not Path(args.image).is_file():
-            return _usage(f"image {args.image} not found")
-        if args.input == "-":
-            job = Job(
-                source="<stdin>", image=args.image, size=args.size, answer_text=sys.stdin.read()
-            )
-        else:
-            job = Job(source=args.input, image=args.image, size=args.size, answer_path=args.input)
-        jobs = [job]
-        total = 1
+            raise _Usage(f"manifest {args.manifest} not found")
+        return jobs_from_manifest(args.manifest), None, [], [args.manifest, args.manifest.parent]
+    folder = Path(args.input)
+    jobs, unpaired = jobs_from_dir(folder)
+    if not jobs:
+        raise _Usage(f"no answer in {folder} pairs with an image (same name, e.g. a.txt + a.jpg)")
+    inputs = [folder, *{Path(j.image).parent for j in jobs if j.image}]
+    inputs += [Path(j.answer_path) for j in jobs if j.answer_path]
+    return jobs, len(jobs), unpaired, inputs
+
+
+def _single_job(args: argparse.Namespace) -> tuple[Job, list[Path]]:
+    if args.image is None and args.size is None:
+        raise _Usage("a single ANSWER needs --image IMAGE or --size WxH")
+    if args.size is not None and args.overlay is not None:
+        raise _Usage("--overlay draws on the picture: give --image, not --size")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise _Usage(f"answer file {args.input} not found")
+    if args.image is not None and not Path(args.image).is_file():
+        raise _Usage(f"image {args.image} not found")
+    inputs = [Path(args.image)] if args.image is not None else []
+    if args.input == "-":
+        text = sys.stdin.read()
+        return Job(source="<stdin>", image=args.image, size=args.size, answer_text=text), inputs
+    job = Job(source=args.input, image=args.image, size=args.size, answer_path=args.input)
+    return job, [*inputs, Path(args.input)]
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not 0 <= args.threshold <= 255:
+        raise _Usage("--threshold must be in 0..255")
+    if args.workers is not None and args.workers < 1:
+        raise _Usage("--workers must be at least 1")
+    if args.address is not None and args.engine != "ray":
+        raise _Usage("--address needs --engine ray")
+    if args.manifest is None and args.input is None:
+        raise _Usage("give an ANSWER file, a DIR, or --manifest (see boxmask convert --help)")
+    if not any((args.coco, args.yolo, args.overlay, args.report)):
+        raise _Usage("nothing to write: give --coco, --yolo, --overlay or --report")
+
+
+def _options(args: argparse.Namespace, single: bool, inputs: list[Path]) -> BatchOptions:
     try:
         categories = _categories(args.categories)
     except OSError as exc:
-        return _usage(f"cannot read categories: {exc}")
+        raise _Usage(f"cannot read categories: {exc.strerror or exc}") from None
     overlay_file = args.overlay if single and args.overlay and args.overlay.suffix else None
-    overlays = None if overlay_file is not None else args.overlay
-    options = BatchOptions(
+    return BatchOptions(
         coco=args.coco,
-        overlays=overlays,
+        overlays=None if overlay_file is not None else args.overlay,
         overlay_file=overlay_file,
         yolo=args.yolo,
         report=args.report,
@@ -163,26 +177,57 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         categories=categories,
         force=args.force,
+        inputs=tuple(inputs),
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        _check_args(args)
+        single = args.manifest is None and not (args.input != "-" and Path(args.input).is_dir())
+        if single:
+            job, inputs = _single_job(args)
+            jobs: Any = [job]
+            total: int | None = 1
+            unpaired: list[str] = []
+        else:
+            jobs, total, unpaired, inputs = _batch_jobs(args)
+        options = _options(args, single, inputs)
+    except _Usage as exc:
+        return _usage(str(exc))
     try:
         if args.engine == "ray":
             source = str(args.manifest) if args.manifest is not None else jobs
             report = _run_on_ray(source, options, args, progress_printer(total))
         else:
             report = run_batch(jobs, options, on_result=progress_printer(total))
-    except _RayUnavailable as exc:
+    except (_RayUnavailable, ManifestError) as exc:
         clear_progress()
         return _usage(str(exc))
     except ExportError as exc:
         clear_progress()
-        return _usage(str(exc))
-    except ManifestError as exc:
-        clear_progress()
-        return _usage(str(exc))
+        print(f"boxmask: error: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT if report_started(exc) else EXIT_USAGE
     clear_progress()
     print_report(report, unpaired, quiet=args.quiet)
-    found = report.problems + report.failed + len(unpaired)
-    return EXIT_PROBLEMS if (args.strict and found) else EXIT_OK
+    return exit_code(report, unpaired, strict=args.strict)
+
+
+def report_started(exc: ExportError) -> bool:
+    """Whether an export error came from writing (disk full, I/O), not from checking."""
+    return isinstance(exc.__cause__, OSError)
+
+
+def exit_code(report: BatchReport, unpaired: list[str], *, strict: bool) -> int:
+    """1 when an input failed or an output was not written (or, with ``strict``, any
+    problem); else 0. See :mod:`boxmask.cli.main` for the table."""
+    unwritten = {"not_written", "image_not_placed"}
+    lost = sum(
+        1 for entry in report.files for p in entry.get("problems", []) if p.get("kind") in unwritten
+    )
+    if report.failed or unpaired or lost or (strict and report.problems):
+        return EXIT_PROBLEMS
+    return EXIT_OK
 
 
 class _RayUnavailable(BoxmaskError):

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from boxmask.batch.jobs import Job
-from boxmask.batch.run import BatchOptions, BatchReport, OverlayNames, ResultCollector
+from boxmask.batch.outputs import OverlayNames
+from boxmask.batch.run import BatchOptions, BatchReport, ResultCollector, overlay_names
 from boxmask.batch.run import worker_options as make_worker_options
 from boxmask.batch.worker import JobResult
 from boxmask.distributed.cluster import _ray, connect
@@ -312,7 +313,7 @@ def run_ray_batch(
     if not ray.is_initialized():
         _log.info(connect("auto"))
     collector = ResultCollector(options)  # checks that the outputs may be written
-    names = OverlayNames(options)
+    names = overlay_names(options)
     run_id = uuid.uuid4().hex[:12]
     overlay_dir, suffix = _overlay_dir(options)
     settings = ConvertSettings(

@@ -242,6 +242,8 @@ class YoloWriter:
             categories if isinstance(categories, Categories) else Categories(categories)
         )
         self.problems: list[Problem] = []
+        #: Every file written so far (label files, placed pictures, ``data.yaml``).
+        self.written: list[Path] = []
         self._owners: dict[tuple[str, str], str] = {}  # (split, stem) -> picture key
         self._splits: dict[str, None] = {}
 
@@ -276,6 +278,8 @@ class YoloWriter:
         self._owners[(split, stem)] = picture
         self._splits.setdefault(split)
         atomic_write_text(path, text)
+        if owner is None:
+            self.written.append(path)
         problems = list(self.categories.problems[before:])
         if owner is None and self.images != "none":
             problems.extend(self._place(image, file_name, split, stem, picture))
@@ -289,8 +293,10 @@ class YoloWriter:
             why = "the answer came with a size, not an image file"
         else:
             suffix = Path(image).suffix or Path(file_name).suffix
+            target = self.root / "images" / split / f"{stem}{suffix}"
             try:
-                place_image(image, self.root / "images" / split / f"{stem}{suffix}", self.images)
+                place_image(image, target, self.images)
+                self.written.append(target)
                 return []
             except OSError as exc:
                 why = f"{exc.strerror or exc}"
@@ -299,9 +305,11 @@ class YoloWriter:
 
     def finish(self) -> Path:
         """Write ``data.yaml`` for the classes seen; returns its path."""
-        return atomic_write_text(
+        path = atomic_write_text(
             self.root / "data.yaml", data_yaml(self.categories.names, list(self._splits))
         )
+        self.written.append(path)
+        return path
 
 
 def read_yolo_boxes(
