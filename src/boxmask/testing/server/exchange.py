@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from email.message import Message
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 from boxmask.testing.server.errors import invalid

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from email.message import Message
 from datetime import datetime, timezone
+from email.message import Message
 from typing import Any
 
 from boxmask.testing.server.errors import RequestError, invalid, not_found
