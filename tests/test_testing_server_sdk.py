@@ -48,6 +48,14 @@ def client(fake: FakeGemini) -> Iterator[genai.Client]:
         yield c
 
 
+def interaction_input(prompt: str) -> list[dict[str, str]]:
+    data = base64.b64encode(PNG).decode()
+    return [
+        {"type": "text", "text": prompt},
+        {"type": "image", "data": data, "mime_type": "image/png"},
+    ]
+
+
 def image_part() -> types.Part:
     return types.Part.from_bytes(data=PNG, mime_type="image/png")
 
@@ -207,7 +215,6 @@ def test_generate_errors_are_typed_and_shaped(client: genai.Client) -> None:
 
 
 def test_interactions_create_get_delete(client: genai.Client) -> None:
-    data = base64.b64encode(PNG).decode()
     created = client.interactions.create(
         model="gemini-3-flash-preview",
         input=[
@@ -227,7 +234,6 @@ def test_interactions_create_get_delete(client: genai.Client) -> None:
 
 
 def test_interactions_stream(client: genai.Client) -> None:
-    data = base64.b64encode(PNG).decode()
     events = list(
         client.interactions.create(
             model="gemini-2.5-flash",
