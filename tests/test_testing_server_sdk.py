@@ -217,10 +217,7 @@ def test_generate_errors_are_typed_and_shaped(client: genai.Client) -> None:
 def test_interactions_create_get_delete(client: genai.Client) -> None:
     created = client.interactions.create(
         model="gemini-3-flash-preview",
-        input=[
-            {"type": "text", "text": BOXES},
-            {"type": "image", "data": data, "mime_type": "image/png"},
-        ],  # fmt: skip
+        input=interaction_input(BOXES),
     )
     assert created.status == "completed"
     text = created.steps[-1].content[0].text  # type: ignore[union-attr,index]
@@ -237,10 +234,7 @@ def test_interactions_stream(client: genai.Client) -> None:
     events = list(
         client.interactions.create(
             model="gemini-2.5-flash",
-            input=[
-                {"type": "text", "text": MASKS},
-                {"type": "image", "data": data, "mime_type": "image/png"},
-            ],  # fmt: skip
+            input=interaction_input(MASKS),
             stream=True,
         )
     )
