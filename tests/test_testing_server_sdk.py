@@ -3,6 +3,7 @@ every call it makes works, and every answer parses into the shapes drawn in the 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -247,3 +248,20 @@ def test_interactions_stream(client: genai.Client) -> None:
     )
     assert_drawn_shapes(text, SCENE, "masks")
     assert events[-1].interaction.usage is not None  # type: ignore[union-attr]
+
+
+def test_async_client_generate_and_stream(client: genai.Client) -> None:
+    async def run() -> tuple[str, str]:
+        whole = await client.aio.models.generate_content(
+            model="gemini-2.5-flash", contents=[BOXES, image_part()]
+        )
+        pieces = []
+        async for chunk in await client.aio.models.generate_content_stream(
+            model="gemini-2.5-flash", contents=[POINTS, image_part()]
+        ):
+            pieces.append(chunk.text or "")
+        return whole.text or "", "".join(pieces)
+
+    boxes, points = asyncio.run(run())
+    assert_drawn_shapes(boxes, SCENE, "boxes")
+    assert_drawn_shapes(points, SCENE, "points")
