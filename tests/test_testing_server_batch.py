@@ -7,6 +7,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -174,3 +175,29 @@ def test_batch_create_errors(client: genai.Client, fake: FakeGemini) -> None:
             json={"batch": {"input_config": {"requests": {"requests": []}}}},
         )
         assert empty.status_code == 400 and empty.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_racing_polls_run_a_job_once(fake: FakeGemini) -> None:
+    fake.reset()
+    fake.batch_polls = 3
+    body = json.dumps({"key": "k", "request": request(0)}).encode()
+    with httpx.Client(base_url=fake.base_url, headers={"x-goog-api-key": KEY}) as http:
+        upload = fake.new_file(body, "application/jsonl", "in")
+        created = http.post(
+            "/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+            json={"batch": {"input_config": {"file_name": upload.name}}},
+        ).json()
+        with ThreadPoolExecutor(8) as pool:
+            states = list(
+                pool.map(
+                    lambda _: http.get(f"/v1beta/{created['name']}").json()["metadata"]["state"],
+                    range(16),
+                )
+            )
+    assert states.count("BATCH_STATE_RUNNING") == 2
+    assert states.count("BATCH_STATE_SUCCEEDED") == 14
+    assert sum(f.source == "GENERATED" for f in fake.files.values()) == 1
+    with pytest.raises(ValueError, match="finish as one of"):
+        fake.finish_batch(created["name"], "RUNNING")
+    with pytest.raises(KeyError):
+        fake.finish_batch("batches/nope")

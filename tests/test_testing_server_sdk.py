@@ -174,6 +174,8 @@ def test_stream_generate_content_chunks(client: genai.Client, fake: FakeGemini) 
     reasons = [c.candidates[0].finish_reason if c.candidates else None for c in chunks]
     assert reasons[-1] == types.FinishReason.STOP and not any(reasons[:-1])
     assert all(c.usage_metadata and c.usage_metadata.prompt_token_count for c in chunks)
+    counts = [c.usage_metadata.candidates_token_count or 0 for c in chunks]  # type: ignore[union-attr]
+    assert counts == sorted(counts) and counts[0] > 0  # cumulative, as the service counts
     assert_drawn_shapes("".join(c.text or "" for c in chunks), SCENE, "masks")
 
 

@@ -212,13 +212,14 @@ def get(call: Call) -> Reply:
     """``GET /{v}/batches/{id}``: one poll (see the module notes on state progression)."""
     fake = call.fake
     job = _job(call)
-    if not job.done:
-        job.polls += 1
-        if job.polls >= fake.batch_polls:
-            finish(fake, job, "BATCH_STATE_SUCCEEDED")
-        else:
-            job.state, job.updated = "BATCH_STATE_RUNNING", datetime.now(timezone.utc)
-    return Reply(200, job_json(fake, job))
+    with fake.batch_lock:
+        if not job.done:
+            job.polls += 1
+            if job.polls >= fake.batch_polls:
+                finish(fake, job, "BATCH_STATE_SUCCEEDED")
+            else:
+                job.state, job.updated = "BATCH_STATE_RUNNING", datetime.now(timezone.utc)
+        return Reply(200, job_json(fake, job))
 
 
 def list_batches(call: Call) -> Reply:
@@ -235,7 +236,9 @@ def list_batches(call: Call) -> Reply:
 
 def cancel(call: Call) -> Reply:
     """``POST /{v}/batches/{id}:cancel``: ``{}``; a job not yet done ends CANCELLED."""
-    finish(call.fake, _job(call), "BATCH_STATE_CANCELLED")
+    job = _job(call)
+    with call.fake.batch_lock:
+        finish(call.fake, job, "BATCH_STATE_CANCELLED")
     return Reply(200, {})
 
 

@@ -6,6 +6,7 @@ import threading
 
 from boxmask.testing.server.batches import finish
 from boxmask.testing.server.http import Handler, Server
+from boxmask.testing.server.records import TERMINAL_STATES
 from boxmask.testing.server.state import ServiceState
 
 __all__ = ["FakeGemini"]
@@ -61,5 +62,13 @@ class FakeGemini(ServiceState):
     def finish_batch(self, name: str, state: str = "SUCCEEDED") -> None:
         """Move a batch job to ``state`` now (``SUCCEEDED`` runs its requests; ``FAILED``,
         ``CANCELLED`` or ``EXPIRED`` ends it without results)."""
-        job = self.batches[name.removeprefix("batches/")]
-        finish(self, job, "BATCH_STATE_" + state.upper().removeprefix("JOB_STATE_"))
+        job = self.batches.get(name.removeprefix("batches/"))
+        if job is None:
+            raise KeyError(f"no batch job {name!r}")
+        wanted = "BATCH_STATE_" + state.upper().removeprefix("JOB_STATE_").removeprefix(
+            "BATCH_STATE_"
+        )
+        if wanted not in TERMINAL_STATES:
+            raise ValueError(f"a batch job can finish as one of {sorted(TERMINAL_STATES)}")
+        with self.batch_lock:
+            finish(self, job, wanted)

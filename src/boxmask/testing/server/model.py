@@ -157,8 +157,15 @@ def _gc_usage(req: ModelRequest, reply: ModelReply, output_tokens: int | None) -
 
 
 def _gc_body(
-    req: ModelRequest, reply: ModelReply, text: str, finish: str | None, response_id: str
+    req: ModelRequest,
+    reply: ModelReply,
+    text: str,
+    finish: str | None,
+    response_id: str,
+    out_tokens: int | None = None,
 ) -> dict[str, Any]:
+    """One ``GenerateContentResponse`` holding ``text`` (``out_tokens``: the candidates'
+    tokens so far, the reply's when None)."""
     common = {"modelVersion": req.model.removeprefix("models/"), "responseId": response_id}
     if reply.block_reason and not reply.finish:
         return {
@@ -171,7 +178,7 @@ def _gc_body(
         candidate["content"] = {"role": "model", "parts": [{"text": text}]}
     if finish:
         candidate["finishReason"] = finish
-    out_tokens = reply.output_tokens if finish else text_tokens(text)
+    out_tokens = reply.output_tokens if out_tokens is None else out_tokens
     return {"candidates": [candidate], "usageMetadata": _gc_usage(req, reply, out_tokens), **common}
 
 
@@ -197,8 +204,9 @@ def stream_chunks(
     starts = list(range(0, len(text), size))
     for number, start in enumerate(starts, start=1):
         last = number == len(starts)
-        piece = text[start : start + size]
-        yield _gc_body(req, reply, piece, reply.finish if last else None, response_id)
+        piece, so_far = text[start : start + size], text_tokens(text[: start + size])
+        finish = reply.finish if last else None
+        yield _gc_body(req, reply, piece, finish, response_id, None if last else so_far)
 
 
 def interaction_body(req: ModelRequest, reply: ModelReply) -> dict[str, Any]:

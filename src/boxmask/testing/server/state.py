@@ -67,6 +67,8 @@ class ServiceState:
         self.batch_polls = batch_polls
         self._address = (host, port)
         self._lock = threading.Lock()
+        #: Serializes batch jobs' state changes (a job runs once however many polls race).
+        self.batch_lock = threading.Lock()
         self.reset()
 
     @property
