@@ -63,6 +63,7 @@ def test_size_limit_is_checked_before_reading(fake: FakeGemini) -> None:
     with httpx.Client(base_url=fake.base_url, headers={"x-goog-api-key": KEY}) as http_client:
         reply = http_client.post(GC, content=b"x" * 200_000, timeout=TIMEOUT)
         assert reply.status_code == 400 and "exceeds the limit" in reply.json()["error"]["message"]
+        assert reply.headers["connection"] == "close"  # the client does not reuse it
         # and the server goes on serving
         assert http_client.get("/v1/models/gemini-2.5-flash").status_code == 200
 

@@ -133,7 +133,8 @@ class Handler(BaseHTTPRequestHandler):
             body = self._read_body(interrupt)
         except _Refused as refused:
             self._record(method, parts.path, route.endpoint, b"")
-            self._send_json(refused.error.status, refused.error.headers, refused.error.body())
+            headers = {**refused.error.headers, "Connection": "close"}
+            self._send_json(refused.error.status, headers, refused.error.body())
             self._drain_and_close()
             return
         self._record(method, parts.path, route.endpoint, body)
