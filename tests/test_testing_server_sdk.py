@@ -267,3 +267,32 @@ def test_async_client_generate_and_stream(client: genai.Client) -> None:
     boxes, points = asyncio.run(run())
     assert_drawn_shapes(boxes, SCENE, "boxes")
     assert_drawn_shapes(points, SCENE, "points")
+
+
+def test_interaction_with_an_uploaded_file(client: genai.Client) -> None:
+    uploaded = client.files.upload(file=io.BytesIO(PNG), config={"mime_type": "image/png"})
+    created = client.interactions.create(
+        model="gemini-2.5-flash",
+        input=[
+            {"type": "text", "text": POINTS},
+            {"type": "image", "uri": uploaded.uri or "", "mime_type": "image/png"},
+        ],
+    )
+    text = created.steps[-1].content[0].text  # type: ignore[union-attr,index]
+    assert_drawn_shapes(text, SCENE, "points")
+
+
+def test_a_stream_cut_mid_way_is_an_error_not_a_short_answer(
+    client: genai.Client, fake: FakeGemini
+) -> None:
+    fake.add_fault("cut", endpoint="generate_content", keep=0.5)
+    received = []
+    # the SDK lets its HTTP library's RemoteProtocolError through
+    with pytest.raises(Exception, match="incomplete chunked read"):
+        for chunk in client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents=[BOXES, image_part()]
+        ):
+            received.append(chunk)
+    assert received and not any(
+        c.candidates and c.candidates[0].finish_reason for c in received
+    )  # what arrived never claims to be finished
