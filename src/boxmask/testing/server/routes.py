@@ -11,7 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from boxmask.testing.server import batches, files, generate, interactions
+import boxmask.testing.server.batches as batches
+import boxmask.testing.server.files as files
+import boxmask.testing.server.generate as generate
+import boxmask.testing.server.interactions as interactions
 from boxmask.testing.server.exchange import Call, Reply
 
 __all__ = ["Route", "find_route"]
