@@ -81,7 +81,7 @@ def test_inline_batch_progresses_and_answers_in_order(client: genai.Client) -> N
 
 
 def test_one_bad_request_does_not_fail_the_batch(client: genai.Client, fake: FakeGemini) -> None:
-    fake.batch_polls = 0
+    fake.batch_polls = 1
     bad_mime = request(1, mime="image/x-nope")
     typo = request(2)
     typo["generation_config"] = {"temprature": 1}
@@ -155,6 +155,7 @@ def test_finish_immediately_and_item_faults(client: genai.Client, fake: FakeGemi
     fake.add_fault("truncate", match="the red ones")
     src = [request(0), request(1, prompt="Detect the 2d bounding boxes of the red ones")]
     job = client.batches.create(model="gemini-2.5-flash", src=src)  # type: ignore[arg-type]
+    assert job.state == types.JobState.JOB_STATE_SUCCEEDED and job.dest  # done at create
     assert poll(client, job.name or "") == [types.JobState.JOB_STATE_SUCCEEDED]
     results = client.batches.get(name=job.name or "").dest.inlined_responses  # type: ignore[union-attr]
     assert results and results[0].response and results[1].response

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mask-format", choices=("png", "polygon", "tokens"), default=None,
                    help="segmentation mask format (default: as the model would)")  # fmt: skip
     p.add_argument("--batch-polls", type=int, default=1, metavar="N",
-                   help="polls of a batch job before it succeeds (default 1; 0: at once)")  # fmt: skip
+                   help="the poll that finds a batch job done (default 1; 0: done at create)")  # fmt: skip
     p.add_argument("--lenient", action="store_true",
                    help="accept unknown request fields (the service refuses them)")  # fmt: skip
     p.add_argument("--duration", type=float, default=None, help="stop after SECONDS")

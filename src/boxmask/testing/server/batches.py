@@ -9,12 +9,13 @@ Server-side behaviour (what a batch client can rely on):
   one ``{"key": "...", "request": GenerateContentRequest}`` per line. The answer is the
   job as a long-running operation: ``{"name": "batches/ID", "metadata": {"@type": …
   GenerateContentBatch, "model", "displayName", "state": "BATCH_STATE_PENDING",
-  "batchStats", "createTime", …}, "done": false}``. The model must be ``gemini-*`` (404);
+  "batchStats", "createTime", …}, "done": false}`` (already done with ``batch_polls=0``).
+  The model must be ``gemini-*`` (404);
   an unknown or expired input file is 403, an empty batch 400.
-- **State progression**: each ``GET batches/ID`` counts a poll. While fewer than
-  ``batch_polls`` polls were made the job reports ``BATCH_STATE_RUNNING``; the poll that
-  reaches it runs every request and reports ``BATCH_STATE_SUCCEEDED`` (``batch_polls=0``:
-  the first GET finds it done). ``FakeGemini.finish_batch(name, state)`` moves a job on at
+- **State progression**: each ``GET batches/ID`` counts a poll. The ``batch_polls``-th poll
+  (default 1: the first) runs every request and reports ``BATCH_STATE_SUCCEEDED``; the
+  polls before it report ``BATCH_STATE_RUNNING``. ``batch_polls=0`` runs the job at
+  create: the create answer is already done. ``FakeGemini.finish_batch(name, state)`` moves a job on at
   once (``SUCCEEDED`` / ``FAILED`` / ``CANCELLED`` / ``EXPIRED``). The SDK maps
   ``BATCH_STATE_X`` to ``JOB_STATE_X``.
 - **Results**: one per request, in request order. Each is a ``GenerateContentResponse``,
@@ -123,6 +124,9 @@ def create(call: Call) -> Reply:
     )
     with fake._lock:
         fake.batches[job.id] = job
+    if fake.batch_polls <= 0:
+        with fake.batch_lock:
+            finish(fake, job, "BATCH_STATE_SUCCEEDED")
     return Reply(200, job_json(fake, job))
 
 

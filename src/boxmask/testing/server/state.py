@@ -33,8 +33,9 @@ class ServiceState:
     - ``processing_polls``: ``GET``s a new file stays ``PROCESSING``;
       ``file_ttl``: seconds until files expire; ``chunk_granularity``: upload chunk
       sizes (all but the last) must be a multiple of it.
-    - ``batch_polls``: ``GET``s of a batch job before it runs and succeeds (0: the first
-      ``GET`` finds it done; the create answer is always ``PENDING``, as the service's).
+    - ``batch_polls``: the ``GET`` of a batch job that finds it run and succeeded (default
+      1: the first; earlier ones say ``RUNNING``; the create answer says ``PENDING``, as
+      the service's). 0: jobs run at create, whose answer is already done.
     """
 
     def __init__(
