@@ -176,3 +176,21 @@ def test_stream_without_sse_is_one_json_array(fake: FakeGemini) -> None:
         assert "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in events) == (
             "You said: hello there, fake"
         )
+
+
+def test_count_tokens_takes_a_whole_request(fake: FakeGemini) -> None:
+    inner = {
+        "contents": [{"parts": [{"text": "abcdefgh"}]}],
+        "systemInstruction": {"parts": [{"text": "abcd"}]},
+    }
+    with httpx.Client(base_url=fake.base_url, headers={"x-goog-api-key": KEY}) as c:
+        url = "/v1beta/models/gemini-2.5-flash:countTokens"
+        counted = c.post(url, json={"generateContentRequest": inner}).json()
+        assert counted == {
+            "totalTokens": 3,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}],
+        }
+        typo = c.post(url, json={"content": []}).json()
+        assert typo["error"]["message"].startswith(
+            'Invalid JSON payload received. Unknown name "content"'
+        )

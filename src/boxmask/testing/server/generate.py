@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boxmask.testing.server.errors import RequestError, invalid
+from boxmask.testing.server.errors import RequestError, invalid, unknown_field
 from boxmask.testing.server.exchange import Call, Reply
 from boxmask.testing.server.files import page
 from boxmask.testing.server.model import count_tokens, respond, run_model, stream_chunks
@@ -83,12 +83,10 @@ def count(call: Call) -> Reply:
     body = call.json()
     if not isinstance(body, dict):
         raise invalid("Invalid JSON payload received. Expected an object.")
+    allowed = ("contents", "generateContentRequest", "generate_content_request")
     for key in body:
-        if fake.strict and key not in ("contents", "generateContentRequest",
-                                       "generate_content_request"):  # fmt: skip
-            raise invalid(
-                f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
-            )
+        if fake.strict and key not in allowed:
+            raise unknown_field(key, "")
     inner = body.get("generateContentRequest") or body.get("generate_content_request")
     if isinstance(inner, dict):
         req = parse_generate_content(inner, model, fake.resolve_image, fake.strict)
@@ -104,7 +102,7 @@ def model_json(name: str) -> dict[str, Any]:
     return {
         "name": f"models/{name}",
         "version": "001",
-        "displayName": name.replace("-", " ").title().replace("Gemini", "Gemini"),
+        "displayName": name.replace("-", " ").title(),
         "description": "FakeGemini: segments coloured shapes on plain backgrounds.",
         "inputTokenLimit": 1048576,
         "outputTokenLimit": 65536,
