@@ -1,0 +1,395 @@
+"""Answers to evaluate, matched to GT images: predictions per image, and what did not match.
+
+Sources (:func:`read_answers`):
+
+- a JSONL manifest or request journal (``{"image", "answer"|"response"}`` lines, read by
+  :func:`boxmask.batch.jobs.jobs_from_manifest`);
+- a folder of answers paired with images by name (:func:`boxmask.batch.jobs.jobs_from_dir`;
+  an answer without an image file is matched to a GT ``file_name`` by name and parsed at
+  the GT size);
+- a COCO results file: a JSON list of ``{image_id, category_id, bbox | segmentation,
+  score}``;
+- a COCO dataset of predictions (e.g. ``boxmask convert --coco``), matched by file name;
+- in Python also a list of :class:`~boxmask.batch.jobs.Job` or a mapping
+  ``{file name: Detections}``.
+
+Answers are parsed at the GT image's size; when the answer names an image file whose
+upright size differs from the GT's, that is an :class:`EvalInputError` naming both sizes.
+Several answers about one GT image are combined (as ``boxmask convert`` does). Boxes are
+kept as COCO ``[x, y, w, h]`` pixels, masks as compressed RLE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from boxmask.batch.jobs import Job, ManifestError, jobs_from_dir, jobs_from_manifest
+from boxmask.detections import Detections
+from boxmask.errors import BoxmaskError, ExportError
+from boxmask.evaluation.groundtruth import EvalInputError, GroundTruth
+from boxmask.evaluation.labels import LabelMatcher
+
+__all__ = ["AnswerSet", "AnswerSource", "ImagePredictions", "read_answers"]
+
+AnswerSource = (
+    str
+    | os.PathLike[str]
+    | Sequence[str | os.PathLike[str]]
+    | Sequence[Job]
+    | Sequence[dict[str, Any]]
+    | Mapping[str, Detections]
+)
+
+
+@dataclass
+class ImagePredictions:
+    """The predictions for one GT image, aligned: ``boxes`` ``(N, 4)`` COCO ``[x, y, w,
+    h]`` pixels, ``labels`` as the model wrote them, ``scores`` ``(N,)`` (1.0 where the
+    model gave none), ``category_ids`` ``(N,)`` (0 unknown, -1 ignored), ``rles`` one
+    compressed RLE or None per item (None for the whole list when no item had a mask)."""
+
+    image_id: int
+    boxes: npt.NDArray[np.float64]
+    labels: list[str]
+    scores: npt.NDArray[np.float64]
+    category_ids: npt.NDArray[np.int64]
+    rles: list[dict[str, Any] | None] | None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def extend(self, other: ImagePredictions) -> None:
+        """Append ``other``'s items (another answer about the same image)."""
+        if self.rles is not None or other.rles is not None:
+            self.rles = (self.rles or [None] * len(self)) + (other.rles or [None] * len(other))
+        self.boxes = np.concatenate([self.boxes, other.boxes])
+        self.labels = self.labels + other.labels
+        self.scores = np.concatenate([self.scores, other.scores])
+        self.category_ids = np.concatenate([self.category_ids, other.category_ids])
+
+
+@dataclass
+class AnswerSet:
+    """Predictions by GT image id, plus everything that could not be used as given."""
+
+    source: str
+    kind: str
+    images: dict[int, ImagePredictions] = field(default_factory=dict)
+    answers: int = 0
+    #: Answer sources (file, manifest line, results entry) naming no GT image.
+    without_gt_image: list[str] = field(default_factory=list)
+    #: ``(source, reason)`` of answers that could not be read or parsed (no predictions).
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    unknown_labels: Counter[str] = field(default_factory=Counter)
+    ignored_labels: Counter[str] = field(default_factory=Counter)
+    point_only: int = 0
+    scores_given: int = 0
+    scores_missing: int = 0
+    #: Items without a mask in answers that had masks (their box is their segm mask).
+    masks_missing: int = 0
+    #: GT images that got more than one answer (their predictions were combined).
+    combined: int = 0
+    #: Answers parsed at the GT size because no image file was given or found.
+    sized_from_gt: int = 0
+    #: Parse problems by kind (every dropped or degraded item of every answer).
+    problems: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def predictions(self) -> int:
+        return sum(len(p) for p in self.images.values())
+
+    @property
+    def has_masks(self) -> bool:
+        return any(p.rles is not None for p in self.images.values())
+
+    def merge(self, other: AnswerSet) -> None:
+        """Take in ``other``'s answers (another file of the same answer set)."""
+        self.source = f"{self.source} + {other.source}"
+        if other.kind != self.kind:
+            self.kind = "mixed"
+        for predictions in other.images.values():
+            self.add(predictions)
+        self.answers += other.answers
+        self.without_gt_image += other.without_gt_image
+        self.unreadable += other.unreadable
+        self.unknown_labels.update(other.unknown_labels)
+        self.ignored_labels.update(other.ignored_labels)
+        self.problems.update(other.problems)
+        for name in ("point_only", "scores_given", "scores_missing", "masks_missing"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.combined += other.combined
+        self.sized_from_gt += other.sized_from_gt
+
+    def add(self, predictions: ImagePredictions) -> None:
+        known = self.images.get(predictions.image_id)
+        if known is None:
+            self.images[predictions.image_id] = predictions
+        else:
+            if len(known) or len(predictions):
+                self.combined += 1
+            known.extend(predictions)
+
+
+def read_answers(
+    source: AnswerSource, gt: GroundTruth, matcher: LabelMatcher, *, name: str | None = None
+) -> AnswerSet:
+    """Read ``source`` (see the module doc) and match it to ``gt``.
+
+    Raises :class:`EvalInputError` for a source that cannot be read at all, a size
+    disagreement, or an empty answer set.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        answers = _read_path(Path(source), gt, matcher)
+    elif isinstance(source, Mapping):
+        answers = AnswerSet(name or "detections", "detections")
+        for file_name, detections in source.items():
+            _add_detections(answers, gt, matcher, str(file_name), detections, str(file_name))
+    else:
+        items: list[Any] = list(source)
+        paths = [Path(p) for p in items if isinstance(p, (str, os.PathLike))]
+        jobs = [j for j in items if isinstance(j, Job)]
+        if items and len(paths) == len(items):
+            answers = _read_path(paths[0], gt, matcher)
+            for path in paths[1:]:
+                answers.merge(_read_path(path, gt, matcher))
+        elif items and len(jobs) == len(items):
+            answers = AnswerSet(name or "jobs", "jobs")
+            _read_jobs(answers, jobs, gt, matcher)
+        else:
+            answers = AnswerSet(name or "results", "results")
+            _read_results(answers, items, gt, matcher)
+    if name is not None:
+        answers.source = name
+    if not answers.answers:
+        raise EvalInputError(f"no answers in {answers.source}: nothing to evaluate")
+    return answers
+
+
+def _read_path(path: Path, gt: GroundTruth, matcher: LabelMatcher) -> AnswerSet:
+    if path.is_dir():
+        answers = AnswerSet(str(path), "folder")
+        jobs, unpaired = jobs_from_dir(path)
+        _read_jobs(answers, jobs, gt, matcher)
+        for answer in unpaired:  # no image file: pair with the GT by name, at its size
+            job = Job(source=answer, answer_path=answer)
+            _read_jobs(answers, [job], gt, matcher, key=_stem_match(gt, answer))
+        return answers
+    if not path.is_file():
+        raise EvalInputError(f"answers {path} not found")
+    data = _json_document(path)
+    if isinstance(data, list):
+        answers = AnswerSet(str(path), "results")
+        _read_results(answers, data, gt, matcher)
+    elif isinstance(data, dict) and "annotations" in data and "images" in data:
+        answers = AnswerSet(str(path), "coco")
+        _read_coco(answers, path, gt, matcher)
+    else:
+        answers = AnswerSet(str(path), "manifest")
+        try:
+            _read_jobs(answers, jobs_from_manifest(path), gt, matcher)
+        except ManifestError as exc:
+            raise EvalInputError(f"answers {path}: {exc}") from None
+    return answers
+
+
+def _json_document(path: Path) -> Any:
+    """The file as one JSON document, or None for JSONL (a manifest or journal)."""
+    if path.suffix.lower() == ".jsonl":
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EvalInputError(f"answers {path} are not UTF-8 text") from None
+    except ValueError:
+        return None
+
+
+def _stem_match(gt: GroundTruth, answer: str) -> str | None:
+    """A GT file name with the answer's stem (``a.txt`` / ``a.seg.txt`` → ``a.png``)."""
+    name = PurePath(answer).name
+    for stem in dict.fromkeys((PurePath(answer).stem, name.split(".")[0])):
+        hits = [f for f, _, _ in gt.images.values() if PurePath(f).stem == stem]
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def _read_jobs(
+    answers: AnswerSet,
+    jobs: Iterable[Job],
+    gt: GroundTruth,
+    matcher: LabelMatcher,
+    key: str | None = None,
+) -> None:
+    from boxmask.images import image_size
+    from boxmask.parse import parse
+
+    for job in jobs:
+        answers.answers += 1
+        image_id = gt.find_image(key or job.image or job.file_name)
+        if image_id is None and job.image is not None:
+            image_id = gt.find_image(job.file_name)
+        if image_id is None:
+            answers.without_gt_image.append(job.source)
+            continue
+        size = gt.size_of(image_id)
+        if job.size is not None:
+            _check_size(gt, image_id, job.size, job.source)
+        elif job.image is not None and Path(job.image).is_file():
+            _check_size(gt, image_id, image_size(job.image), job.image)
+        else:
+            answers.sized_from_gt += 1
+        try:
+            answer = _read_answer(job)
+            detections = parse(answer, width=size[0], height=size[1])
+        except (BoxmaskError, OSError, ValueError) as exc:
+            answers.unreadable.append((job.source, _describe(exc)))
+            answers.add(_empty(image_id))
+            continue
+        _add_parsed(answers, matcher, image_id, detections)
+
+
+def _read_answer(job: Job) -> Any:
+    if job.response is not None:
+        return job.response
+    if job.answer_text is not None:
+        return job.answer_text
+    assert job.answer_path is not None
+    return Path(job.answer_path).read_text(encoding="utf-8", errors="replace")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"file not found: {exc.filename}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _check_size(gt: GroundTruth, image_id: int, size: tuple[int, int], where: str) -> None:
+    gt_size = gt.size_of(image_id)
+    if tuple(size) == gt_size:
+        return
+    hint = " (width and height swapped: EXIF orientation?)" if tuple(size) == gt_size[::-1] else ""
+    raise EvalInputError(
+        f"image {gt.file_name(image_id)!r}: ground truth says {gt_size[0]}x{gt_size[1]}, "
+        f"the answer's image {where} is {size[0]}x{size[1]}{hint}"
+    )
+
+
+def _empty(image_id: int) -> ImagePredictions:
+    return ImagePredictions(
+        image_id,
+        np.zeros((0, 4)),
+        [],
+        np.zeros(0),
+        np.zeros(0, dtype=np.int64),
+        None,
+    )
+
+
+def _add_detections(
+    answers: AnswerSet,
+    gt: GroundTruth,
+    matcher: LabelMatcher,
+    file_name: str,
+    detections: Detections,
+    source: str,
+) -> None:
+    answers.answers += 1
+    image_id = gt.find_image(file_name)
+    if image_id is None:
+        answers.without_gt_image.append(source)
+        return
+    _check_size(gt, image_id, (detections.width, detections.height), source)
+    _add_parsed(answers, matcher, image_id, detections)
+
+
+def _add_parsed(
+    answers: AnswerSet, matcher: LabelMatcher, image_id: int, detections: Detections
+) -> None:
+    """Turn parsed Detections into predictions (boxes only; point-only items counted)."""
+    answers.problems.update(p.kind.value for p in detections.problems)
+    keep = np.flatnonzero(detections.has_box)
+    answers.point_only += len(detections) - len(keep)
+    xyxy = detections.boxes[keep]
+    boxes = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+    labels = [detections.labels[i] for i in keep]
+    scores = np.full(len(keep), np.nan) if detections.scores is None else detections.scores[keep]
+    missing = np.isnan(scores)
+    answers.scores_missing += int(missing.sum())
+    answers.scores_given += int(len(keep) - missing.sum())
+    scores = np.where(missing, 1.0, scores)
+    rles: list[dict[str, Any] | None] | None = None
+    if detections.masks is not None:
+        all_rles = detections.masks.to_rle()
+        has_mask = detections.masks.has_mask
+        rles = [all_rles[i] if has_mask[i] else None for i in keep]
+        answers.masks_missing += sum(r is None for r in rles)
+    answers.add(_predictions(answers, matcher, image_id, boxes, labels, scores, rles))
+
+
+def _predictions(
+    answers: AnswerSet,
+    matcher: LabelMatcher,
+    image_id: int,
+    boxes: npt.NDArray[np.float64],
+    labels: list[str],
+    scores: npt.NDArray[np.float64],
+    rles: list[dict[str, Any] | None] | None,
+) -> ImagePredictions:
+    category_ids = np.array([matcher.match(label) for label in labels], dtype=np.int64)
+    for label, cat_id in zip(labels, category_ids, strict=True):
+        if cat_id == 0:
+            answers.unknown_labels[label] += 1
+        elif cat_id < 0:
+            answers.ignored_labels[label] += 1
+    return ImagePredictions(image_id, boxes, labels, scores, category_ids, rles)
+
+
+def _read_coco(answers: AnswerSet, path: Path, gt: GroundTruth, matcher: LabelMatcher) -> None:
+    from boxmask.export.coco import CocoDataset
+
+    try:
+        for file_name, detections in CocoDataset.load(path).iter_detections():
+            _add_detections(answers, gt, matcher, file_name, detections, f"{path.name}:{file_name}")
+    except ExportError as exc:
+        raise EvalInputError(f"answers {path}: {exc}") from None
+
+
+def _read_results(
+    answers: AnswerSet, items: list[Any], gt: GroundTruth, matcher: LabelMatcher
+) -> None:
+    """COCO results entries: ``image_id`` and ``category_id`` are GT ids already."""
+    from boxmask.evaluation.results import ResultEntry, read_result
+
+    by_image: dict[int, list[ResultEntry]] = {}
+    for k, item in enumerate(items):
+        answers.answers += 1
+        entry = read_result(item, gt, f"{PurePath(answers.source).name}[{k}]")
+        if entry.image_id is None:
+            answers.without_gt_image.append(entry.where)
+            continue
+        by_image.setdefault(entry.image_id, []).append(entry)
+    for image_id, rows in by_image.items():
+        boxes = np.array([r.box for r in rows], dtype=np.float64).reshape(-1, 4)
+        given = np.array([np.nan if r.score is None else r.score for r in rows])
+        missing = np.isnan(given)
+        answers.scores_missing += int(missing.sum())
+        answers.scores_given += int(len(rows) - missing.sum())
+        masks = [r.rle for r in rows]
+        rles = masks if any(m is not None for m in masks) else None
+        if rles is not None:
+            answers.masks_missing += sum(m is None for m in masks)
+        category_ids = np.array([r.category_id for r in rows], dtype=np.int64)
+        labels = [r.label for r in rows]
+        answers.unknown_labels.update(r.label for r in rows if r.category_id == 0)
+        scores = np.where(missing, 1.0, given)
+        answers.add(ImagePredictions(image_id, boxes, labels, scores, category_ids, rles))
