@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from boxmask.batch.jobs import Job, ManifestError, jobs_from_dir, jobs_from_manifest
 from boxmask.detections import Detections
-from boxmask.errors import BoxmaskError, ExportError
+from boxmask.errors import BoxmaskError, ExportError, ImageError
 from boxmask.evaluation.groundtruth import EvalInputError, GroundTruth
 from boxmask.evaluation.labels import LabelMatcher
 
@@ -181,7 +181,7 @@ def _read_path(path: Path, gt: GroundTruth, matcher: LabelMatcher) -> AnswerSet:
         _read_jobs(answers, jobs, gt, matcher)
         for answer in unpaired:  # no image file: pair with the GT by name, at its size
             job = Job(source=answer, answer_path=answer)
-            _read_jobs(answers, [job], gt, matcher, key=_stem_match(gt, answer))
+            _read_jobs(answers, [job], gt, matcher, fixed_image=gt.find_stem(answer))
         return answers
     if not path.is_file():
         raise EvalInputError(f"answers {path} not found")
@@ -213,29 +213,22 @@ def _json_document(path: Path) -> Any:
         return None
 
 
-def _stem_match(gt: GroundTruth, answer: str) -> str | None:
-    """A GT file name with the answer's stem (``a.txt`` / ``a.seg.txt`` → ``a.png``)."""
-    name = PurePath(answer).name
-    for stem in dict.fromkeys((PurePath(answer).stem, name.split(".")[0])):
-        hits = [f for f, _, _ in gt.images.values() if PurePath(f).stem == stem]
-        if len(hits) == 1:
-            return hits[0]
-    return None
-
-
 def _read_jobs(
     answers: AnswerSet,
     jobs: Iterable[Job],
     gt: GroundTruth,
     matcher: LabelMatcher,
-    key: str | None = None,
+    fixed_image: int | None = None,
 ) -> None:
+    """Parse each job at its GT image's size (``fixed_image`` given: that image)."""
     from boxmask.images import image_size
     from boxmask.parse import parse
 
     for job in jobs:
         answers.answers += 1
-        image_id = gt.find_image(key or job.image or job.file_name)
+        image_id = fixed_image
+        if image_id is None:
+            image_id = gt.find_image(job.image or job.file_name)
         if image_id is None and job.image is not None:
             image_id = gt.find_image(job.file_name)
         if image_id is None:
@@ -244,10 +237,17 @@ def _read_jobs(
         size = gt.size_of(image_id)
         if job.size is not None:
             _check_size(gt, image_id, job.size, job.source)
-        elif job.image is not None and Path(job.image).is_file():
-            _check_size(gt, image_id, image_size(job.image), job.image)
         else:
-            answers.sized_from_gt += 1
+            found = None
+            if job.image is not None:
+                try:
+                    found = image_size(job.image)
+                except (OSError, ImageError):  # missing or unreadable: the GT's size
+                    found = None
+            if found is None:
+                answers.sized_from_gt += 1
+            else:
+                _check_size(gt, image_id, found, job.image or "")
         try:
             answer = _read_answer(job)
             detections = parse(answer, width=size[0], height=size[1])

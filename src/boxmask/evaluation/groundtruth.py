@@ -62,12 +62,24 @@ class GroundTruth:
     notes: list[str] = field(default_factory=list)
     _by_name: dict[str, int] = field(default_factory=dict, repr=False)
     _by_basename: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _by_stem: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for image_id, (file_name, _, _) in self.images.items():
             key = PurePath(file_name).as_posix()
             self._by_name.setdefault(key, image_id)
             self._by_basename.setdefault(PurePath(file_name).name, []).append(image_id)
+            self._by_stem.setdefault(PurePath(file_name).stem, []).append(image_id)
+
+    def find_stem(self, answer_name: str) -> int | None:
+        """The one GT image named like an answer file without its suffixes
+        (``a.txt`` / ``a.seg.txt`` → ``a.png``), else None."""
+        name = PurePath(answer_name).name
+        for stem in dict.fromkeys((PurePath(name).stem, name.split(".")[0])):
+            hits = self._by_stem.get(stem, [])
+            if len(hits) == 1:
+                return hits[0]
+        return None
 
     def find_image(self, path: str) -> int | None:
         """The GT image id an answer's image path (or file name) refers to, else None."""

@@ -1,0 +1,152 @@
+"""Synthetic evaluation cases: scenes with exact ground truth, imperfect "model" answers
+(misses, extra boxes, wrong and unknown labels, partial scores), and the COCO results a
+test builds from those answers *without* boxmask.evaluation (pycocotools for polygons)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from boxmask.testing.answers import encode_png_mask
+from boxmask.testing.scenes import Region, Scene, make_scene, masks_answer
+
+CATEGORIES = ["rectangle", "ellipse", "triangle"]
+
+
+@dataclass
+class EvalCase:
+    gt: dict[str, Any]
+    scenes: dict[str, Scene]
+    answers: dict[str, list[dict[str, Any]]]
+    bbox_results: list[dict[str, Any]] = field(default_factory=list)
+    segm_results: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, root: Path, *, images: bool = True) -> tuple[Path, Path]:
+        """gt.json, answers/NAME.txt (+ images/NAME.png) and manifest.jsonl under root."""
+        (root / "answers").mkdir(parents=True, exist_ok=True)
+        gt_path = root / "gt.json"
+        gt_path.write_text(json.dumps(self.gt))
+        lines = []
+        for name, items in self.answers.items():
+            stem = Path(name).stem
+            (root / "answers" / f"{stem}.txt").write_text(json.dumps(items))
+            entry: dict[str, Any] = {"answer": f"answers/{stem}.txt"}
+            if images:
+                (root / "images").mkdir(exist_ok=True)
+                (root / "images" / name).write_bytes(self.scenes[name].encode())
+                entry["image"] = f"images/{name}"
+            else:
+                scene = self.scenes[name]
+                entry |= {"image": name, "width": scene.width, "height": scene.height}
+            lines.append(json.dumps(entry))
+        manifest = root / "manifest.jsonl"
+        manifest.write_text("\n".join(lines) + "\n")
+        return gt_path, manifest
+
+
+def _rle(mask: np.ndarray) -> dict[str, Any]:
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+
+
+def _gt(scenes: dict[str, Scene]) -> dict[str, Any]:
+    images, annotations = [], []
+    for image_id, (name, scene) in enumerate(scenes.items(), start=1):
+        images.append({"id": image_id, "file_name": name, "width": scene.width, "height": scene.height})
+        for shape, mask, box in zip(scene.shapes, scene.masks(), scene.boxes(), strict=True):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": CATEGORIES.index(shape.kind) + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": int(mask.sum()),
+                    "segmentation": _rle(mask),
+                    "iscrowd": 0,
+                }
+            )
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def make_case(
+    n_images: int = 10, seed: int = 0, *, masks: str | None = "polygon", n_shapes: int = 4
+) -> EvalCase:
+    """Answers per image: each shape kept with a jittered box (15 % missed, 10 % another
+    kind, 5 % the unknown label "blob"), 0-2 extra boxes, 80 % of items scored."""
+    rng = np.random.default_rng(seed)
+    scenes = {
+        f"scene_{i:03d}.png": make_scene(seed * 1000 + i, width=320, height=240, n_shapes=n_shapes)
+        for i in range(n_images)
+    }
+    case = EvalCase(_gt(scenes), scenes, {})
+    for image_id, (name, scene) in enumerate(scenes.items(), start=1):
+        items = []
+        for shape, mask in zip(scene.shapes, scene.masks(), strict=True):
+            if rng.random() < 0.15:
+                continue
+            x0, y0, x1, y1 = shape.box
+            region = Region(shape.color, shape.kind, shape.box, mask[y0:y1, x0:x1])
+            item = _item(region, scene, masks)
+            roll = rng.random()
+            item["label"] = (
+                "blob"
+                if roll < 0.05
+                else CATEGORIES[(CATEGORIES.index(shape.kind) + 1) % 3]
+                if roll < 0.15
+                else shape.kind
+            )
+            item["box_2d"] = [int(np.clip(v + rng.integers(-6, 7), 0, 1000)) for v in item["box_2d"]]
+            items.append(item)
+        for _ in range(int(rng.integers(0, 3))):
+            y0, x0 = (int(v) for v in rng.integers(0, 700, 2))
+            extra = {"box_2d": [y0, x0, y0 + 150, x0 + 200], "label": str(rng.choice(CATEGORIES))}
+            if masks == "png":
+                extra["mask"] = encode_png_mask(np.full((64, 64), 255, dtype=np.uint8))
+            elif masks == "polygon":
+                extra["mask"] = [[x0, y0], [x0 + 200, y0], [x0 + 100, y0 + 150]]
+            items.append(extra)
+        for item in items:
+            if rng.random() < 0.8:
+                item["confidence"] = round(float(rng.uniform(0.2, 1.0)), 3)
+        case.answers[name] = items
+        _independent_results(case, image_id, scene, items)
+    return case
+
+
+def _item(region: Region, scene: Scene, masks: str | None) -> dict[str, Any]:
+    if masks is None:
+        item = masks_answer([region], scene.width, scene.height, mask_format="polygon")[0]
+        del item["mask"]
+        return item
+    return masks_answer([region], scene.width, scene.height, mask_format=masks)[0]
+
+
+def _independent_results(
+    case: EvalCase, image_id: int, scene: Scene, items: list[dict[str, Any]]
+) -> None:
+    """COCO results straight from the answer numbers (x = v / 1000 * width)."""
+    w, h = scene.width, scene.height
+    for item in items:
+        if item["label"] not in CATEGORIES:
+            continue
+        ymin, xmin, ymax, xmax = item["box_2d"]
+        x0, y0, x1, y1 = xmin / 1000 * w, ymin / 1000 * h, xmax / 1000 * w, ymax / 1000 * h
+        base = {
+            "image_id": image_id,
+            "category_id": CATEGORIES.index(item["label"]) + 1,
+            "score": item.get("confidence", 1.0),
+        }
+        case.bbox_results.append(base | {"bbox": [x0, y0, x1 - x0, y1 - y0]})
+        mask = item.get("mask")
+        if isinstance(mask, list):
+            flat = [v for x, y in mask for v in (x / 1000 * w, y / 1000 * h)]
+            rle = mask_utils.merge(mask_utils.frPyObjects([flat], h, w))
+            rle["counts"] = rle["counts"].decode()
+            case.segm_results.append(base | {"segmentation": rle})
