@@ -4,6 +4,9 @@ test builds from those answers *without* boxmask.evaluation (pycocotools for pol
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +14,11 @@ from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from boxmask.testing.answers import encode_png_mask
+from boxmask.testing.reference import reference_masks
 from boxmask.testing.scenes import Region, Scene, make_scene, masks_answer
 
 CATEGORIES = ["rectangle", "ellipse", "triangle"]
@@ -150,3 +156,31 @@ def _independent_results(
             rle = mask_utils.merge(mask_utils.frPyObjects([flat], h, w))
             rle["counts"] = rle["counts"].decode()
             case.segm_results.append(base | {"segmentation": rle})
+        elif isinstance(mask, str):  # Google's cookbook decode (Pillow), not boxmask's
+            dense = reference_masks([item], w, h)[0]
+            case.segm_results.append(base | {"segmentation": _rle(dense)})
+
+
+def reference_stats(
+    gt: dict[str, Any],
+    results: list[dict[str, Any]],
+    iou_type: str,
+    *,
+    image_ids: list[int] | None = None,
+    category_ids: list[int] | None = None,
+) -> np.ndarray:
+    """``COCOeval.stats`` run the plain pycocotools way on a copy of the inputs."""
+    coco = COCO()
+    coco.dataset = copy.deepcopy(gt)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+        dt = coco.loadRes(copy.deepcopy(results))
+        ev = COCOeval(coco, dt, iou_type)
+        if image_ids is not None:
+            ev.params.imgIds = image_ids
+        if category_ids is not None:
+            ev.params.catIds = category_ids
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.asarray(ev.stats)

@@ -67,6 +67,14 @@ class ImagePredictions:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def without_mask(self) -> int:
+        """Evaluable items (a GT category) without a mask: their box is their segm mask."""
+        evaluable = self.category_ids > 0
+        if self.rles is None:
+            return int(evaluable.sum())
+        return sum(1 for r, e in zip(self.rles, evaluable, strict=True) if e and r is None)
+
     def extend(self, other: ImagePredictions) -> None:
         """Append ``other``'s items (another answer about the same image)."""
         if self.rles is not None or other.rles is not None:
@@ -94,8 +102,6 @@ class AnswerSet:
     point_only: int = 0
     scores_given: int = 0
     scores_missing: int = 0
-    #: Items without a mask in answers that had masks (their box is their segm mask).
-    masks_missing: int = 0
     #: GT images that got more than one answer (their predictions were combined).
     combined: int = 0
     #: Answers parsed at the GT size because no image file was given or found.
@@ -124,7 +130,7 @@ class AnswerSet:
         self.unknown_labels.update(other.unknown_labels)
         self.ignored_labels.update(other.ignored_labels)
         self.problems.update(other.problems)
-        for name in ("point_only", "scores_given", "scores_missing", "masks_missing"):
+        for name in ("point_only", "scores_given", "scores_missing"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.combined += other.combined
         self.sized_from_gt += other.sized_from_gt
@@ -332,7 +338,6 @@ def _add_parsed(
         all_rles = detections.masks.to_rle()
         has_mask = detections.masks.has_mask
         rles = [all_rles[i] if has_mask[i] else None for i in keep]
-        answers.masks_missing += sum(r is None for r in rles)
     answers.add(_predictions(answers, matcher, image_id, boxes, labels, scores, rles))
 
 
@@ -386,8 +391,6 @@ def _read_results(
         answers.scores_given += int(len(rows) - missing.sum())
         masks = [r.rle for r in rows]
         rles = masks if any(m is not None for m in masks) else None
-        if rles is not None:
-            answers.masks_missing += sum(m is None for m in masks)
         category_ids = np.array([r.category_id for r in rows], dtype=np.int64)
         labels = [r.label for r in rows]
         answers.unknown_labels.update(r.label for r in rows if r.category_id == 0)

@@ -148,7 +148,7 @@ def _matching(
         point_only=answers.point_only,
         scores_given=answers.scores_given,
         scores_missing=answers.scores_missing,
-        masks_missing=answers.masks_missing,
+        masks_missing=sum(p.without_mask for i, p in answers.images.items() if i in evaluated),
         combined=answers.combined,
         sized_from_gt=answers.sized_from_gt,
         problems=dict(answers.problems.most_common()),

@@ -101,12 +101,13 @@ class GroundTruth:
 
 
 def load_ground_truth(source: str | os.PathLike[str] | dict[str, Any]) -> GroundTruth:
-    """Read and check a COCO instances file (path) or dict; see the module doc."""
+    """Read and check a COCO instances file (path) or dict (copied, never changed); see
+    the module doc."""
     require_pycocotools()
     from pycocotools.coco import COCO
 
-    if isinstance(source, dict):
-        name, data = "ground truth", copy.deepcopy(source)
+    if not isinstance(source, (str, os.PathLike)):
+        name, data = "(dict)", copy.deepcopy(source)
     else:
         name = str(source)
         try:

@@ -117,7 +117,8 @@ class Matching:
     ``images_without_answers``/``answers_without_gt_image``/``unreadable`` list names
     (and reasons); ``unknown_labels``/``ignored_labels`` count predictions by label text.
     ``scores_given``/``scores_missing`` count evaluated-or-not predictions with and
-    without a model score (missing scores are 1.0).
+    without a model score (missing scores are 1.0); ``masks_missing`` evaluated
+    predictions without a mask (in segm their box rectangle is their mask).
     """
 
     answers: int

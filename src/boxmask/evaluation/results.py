@@ -83,15 +83,20 @@ def _rle(segmentation: Any, size: tuple[int, int], where: str) -> dict[str, Any]
     from pycocotools import mask as mask_utils
 
     width, height = size
-    try:
-        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), str):
-            declared = [int(v) for v in segmentation.get("size", ())]
-            if declared != [height, width]:
-                shown = f"{declared[1]}x{declared[0]}" if len(declared) == 2 else "unsized"
-                raise EvalInputError(
-                    f"{where}: the mask is {shown} pixels, the GT image {width}x{height}"
-                )
+    if isinstance(segmentation, dict):
+        declared = segmentation.get("size")
+        if not isinstance(declared, list) or declared != [height, width]:
+            shown = (
+                f"{declared[1]}x{declared[0]}"
+                if isinstance(declared, list) and len(declared) == 2
+                else "unsized"
+            )
+            raise EvalInputError(
+                f"{where}: the mask is {shown} pixels, the GT image {width}x{height}"
+            )
+        if isinstance(segmentation.get("counts"), str):
             return {"size": [height, width], "counts": segmentation["counts"]}
+    try:
         rles = mask_utils.frPyObjects(segmentation, height, width)
         rle = mask_utils.merge(rles) if isinstance(rles, list) else rles
     except (TypeError, ValueError, KeyError, IndexError):
