@@ -63,7 +63,9 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
 def _gt(scenes: dict[str, Scene]) -> dict[str, Any]:
     images, annotations = [], []
     for image_id, (name, scene) in enumerate(scenes.items(), start=1):
-        images.append({"id": image_id, "file_name": name, "width": scene.width, "height": scene.height})
+        images.append(
+            {"id": image_id, "file_name": name, "width": scene.width, "height": scene.height}
+        )
         for shape, mask, box in zip(scene.shapes, scene.masks(), scene.boxes(), strict=True):
             x0, y0, x1, y1 = (float(v) for v in box)
             annotations.append(
@@ -108,7 +110,9 @@ def make_case(
                 if roll < 0.15
                 else shape.kind
             )
-            item["box_2d"] = [int(np.clip(v + rng.integers(-6, 7), 0, 1000)) for v in item["box_2d"]]
+            item["box_2d"] = [
+                int(np.clip(v + rng.integers(-6, 7), 0, 1000)) for v in item["box_2d"]
+            ]
             items.append(item)
         for _ in range(int(rng.integers(0, 3))):
             y0, x0 = (int(v) for v in rng.integers(0, 700, 2))

@@ -21,10 +21,22 @@ GT: dict[str, Any] = {
         {"id": 2, "file_name": "b.jpg", "width": 200, "height": 100},
     ],
     "annotations": [
-        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 10, 40, 30], "area": 1200,
-         "iscrowd": 0},
-        {"id": 2, "image_id": 2, "category_id": 2, "bbox": [100, 50, 50, 40], "area": 2000,
-         "iscrowd": 0},
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [20, 10, 40, 30],
+            "area": 1200,
+            "iscrowd": 0,
+        },
+        {
+            "id": 2,
+            "image_id": 2,
+            "category_id": 2,
+            "bbox": [100, 50, 50, 40],
+            "area": 2000,
+            "iscrowd": 0,
+        },
     ],
     "categories": [{"id": 1, "name": "cup"}, {"id": 2, "name": "plate"}],
 }
@@ -134,8 +146,12 @@ def test_uncompressed_rle_results() -> None:
     flat = mask.flatten(order="F")
     changes = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
     counts = np.diff(np.concatenate([[0], changes])).tolist()
-    entry = {"image_id": 1, "category_id": 1, "score": 1.0,
-             "segmentation": {"size": [100, 200], "counts": counts}}
+    entry = {
+        "image_id": 1,
+        "category_id": 1,
+        "score": 1.0,
+        "segmentation": {"size": [100, 200], "counts": counts},
+    }
     answers = _read([entry])
     assert answers.images[1].boxes.tolist() == [[20.0, 10.0, 40.0, 30.0]]
 

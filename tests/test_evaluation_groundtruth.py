@@ -19,8 +19,15 @@ def _gt(**changes: Any) -> dict[str, Any]:
             {"id": 3, "file_name": "other/b.png", "width": 100, "height": 80},
         ],
         "annotations": [
-            {"id": 1, "image_id": 1, "category_id": 7, "bbox": [10, 10, 20, 20], "area": 400,
-             "iscrowd": 0, "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]},
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 7,
+                "bbox": [10, 10, 20, 20],
+                "area": 400,
+                "iscrowd": 0,
+                "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]],
+            },
         ],
         "categories": [{"id": 7, "name": "cup"}],
     }
@@ -40,7 +47,10 @@ def _gt(**changes: Any) -> dict[str, Any]:
         (_gt(images=[]), "has no images"),
         (_gt(annotations=[{"image_id": 1, "category_id": 7}]), r"annotations\[0\] needs"),
         (_gt(annotations=[{"image_id": 9, "category_id": 7, "bbox": [0, 0, 1, 1]}]), "image id 9"),
-        (_gt(annotations=[{"image_id": 1, "category_id": 8, "bbox": [0, 0, 1, 1]}]), "category id 8"),
+        (
+            _gt(annotations=[{"image_id": 1, "category_id": 8, "bbox": [0, 0, 1, 1]}]),
+            "category id 8",
+        ),
     ],
 )
 def test_not_coco_is_one_line(data: Any, message: str) -> None:
@@ -59,9 +69,17 @@ def test_file_errors(tmp_path: Path) -> None:
 
 def test_missing_id_iscrowd_area_are_filled_and_noted() -> None:
     gt = load_ground_truth(
-        _gt(annotations=[{"image_id": 1, "category_id": 7, "bbox": [0, 0, 4, 5]},
-                         {"image_id": 2, "category_id": 7, "bbox": [0, 0, 4, 5],
-                          "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]}])
+        _gt(
+            annotations=[
+                {"image_id": 1, "category_id": 7, "bbox": [0, 0, 4, 5]},
+                {
+                    "image_id": 2,
+                    "category_id": 7,
+                    "bbox": [0, 0, 4, 5],
+                    "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]],
+                },
+            ]
+        )
     )
     anns = gt.coco.dataset["annotations"]
     assert [a["id"] for a in anns] == [1, 2]

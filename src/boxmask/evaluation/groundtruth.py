@@ -39,9 +39,7 @@ def require_pycocotools() -> None:
     try:
         import pycocotools.cocoeval  # noqa: F401
     except ImportError:
-        raise EvalInputError(
-            "evaluation needs pycocotools: pip install 'boxmask[eval]'"
-        ) from None
+        raise EvalInputError("evaluation needs pycocotools: pip install 'boxmask[eval]'") from None
 
 
 @dataclass

@@ -83,7 +83,10 @@ def box_rle(mask_utils: Any, box: list[float], size: tuple[int, int]) -> dict[st
     width, height = size
     rle = mask_utils.frPyObjects([box], height, width)[0]
     counts = rle["counts"]
-    return {"size": [height, width], "counts": counts.decode() if isinstance(counts, bytes) else counts}
+    return {
+        "size": [height, width],
+        "counts": counts.decode() if isinstance(counts, bytes) else counts,
+    }
 
 
 @dataclass

@@ -33,8 +33,7 @@ def score_note(matching: Matching) -> str:
             "1.0 (ties keep answer order), so AP measures the labels, not a ranking"
         )
     return (
-        f"scores: {given} predictions had the model's confidence, {missing} had none and "
-        "scored 1.0"
+        f"scores: {given} predictions had the model's confidence, {missing} had none and scored 1.0"
     )
 
 
@@ -49,7 +48,9 @@ def matching_notes(
     notes = [score_note(matching)]
     missing = matching.images_without_answers
     if missing:
-        objects = sum(len(gt.coco.imgToAnns.get(i, [])) for i in gt.images if i not in answers.images)
+        objects = sum(
+            len(gt.coco.imgToAnns.get(i, [])) for i in gt.images if i not in answers.images
+        )
         if matching.only_answered:
             notes.append(f"{len(missing)} GT images have no answer: not evaluated (only answered)")
         elif matching.images_evaluated == len(gt.images):
@@ -74,7 +75,9 @@ def matching_notes(
         )
     if matching.ignored_labels:
         n = sum(matching.ignored_labels.values())
-        notes.append(f"{n} predictions ignored by the label map: {_counted(matching.ignored_labels)}")
+        notes.append(
+            f"{n} predictions ignored by the label map: {_counted(matching.ignored_labels)}"
+        )
     if matching.point_only:
         notes.append(f"{matching.point_only} point-only items have no box: not evaluated")
     if segm_ran and matching.masks_missing:

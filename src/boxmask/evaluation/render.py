@@ -67,8 +67,10 @@ def _categories_table(result: IouResult) -> str:
 def _errors(result: IouResult) -> list[str]:
     lines: list[str] = []
     if result.confusions:
-        lines.append(f"\nlabel confusions ({result.iou_type}, class-agnostic IoU >= "
-                     f"{result.iou_threshold:.2f}; GT -> predicted):")
+        lines.append(
+            f"\nlabel confusions ({result.iou_type}, class-agnostic IoU >= "
+            f"{result.iou_threshold:.2f}; GT -> predicted):"
+        )
         rows = [
             [c.gt, c.predicted + ("" if c.known else "  (no such category)"), c.count]
             for c in result.confusions[:SHOWN_CONFUSIONS]

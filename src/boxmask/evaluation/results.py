@@ -102,4 +102,7 @@ def _rle(segmentation: Any, size: tuple[int, int], where: str) -> dict[str, Any]
     except (TypeError, ValueError, KeyError, IndexError):
         raise EvalInputError(f"{where}: a segmentation pycocotools cannot read") from None
     counts = rle["counts"]
-    return {"size": [height, width], "counts": counts.decode() if isinstance(counts, bytes) else counts}
+    return {
+        "size": [height, width],
+        "counts": counts.decode() if isinstance(counts, bytes) else counts,
+    }
