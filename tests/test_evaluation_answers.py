@@ -64,7 +64,7 @@ def test_size_disagreement_names_both_sizes(tmp_path: Path) -> None:
     swapped = _manifest(tmp_path, [{"image": "b.jpg", "width": 100, "height": 200, "answer": "[]"}])
     with pytest.raises(EvalInputError, match="swapped"):
         _read(swapped)
-    with pytest.raises(EvalInputError, match="200x100.*320x240"):
+    with pytest.raises(EvalInputError, match=r"200x100.*320x240"):
         _read({"a.jpg": boxmask.Detections.empty(320, 240)})
 
 
@@ -162,7 +162,7 @@ def test_empty_and_unmatched_answer_sets(tmp_path: Path) -> None:
     with pytest.raises(EvalInputError, match="no answers in"):
         _read([])
     stray = _manifest(tmp_path, [{"image": "nope.jpg", "answer": "[]"}])
-    with pytest.raises(EvalInputError, match="none of the 1 answers .* names a GT image"):
+    with pytest.raises(EvalInputError, match=r"none of the 1 answers .* names a GT image"):
         evaluate(GT, stray)
     (tmp_path / "bad.jsonl").write_text('{"image": "a.jpg"}\n')
     with pytest.raises(EvalInputError, match=r"bad.jsonl:1: give 'answer'"):
