@@ -38,13 +38,18 @@ class EvalCase:
         gt_path = root / "gt.json"
         gt_path.write_text(json.dumps(self.gt))
         lines = []
+        encoded: dict[tuple[int, str], bytes] = {}
         for name, items in self.answers.items():
             stem = Path(name).stem
             (root / "answers" / f"{stem}.txt").write_text(json.dumps(items))
             entry: dict[str, Any] = {"answer": f"answers/{stem}.txt"}
             if images:
                 (root / "images").mkdir(exist_ok=True)
-                (root / "images" / name).write_bytes(self.scenes[name].encode())
+                fmt = "JPEG" if name.endswith(".jpg") else "PNG"
+                key = (id(self.scenes[name]), fmt)
+                if key not in encoded:
+                    encoded[key] = self.scenes[name].encode(fmt)
+                (root / "images" / name).write_bytes(encoded[key])
                 entry["image"] = f"images/{name}"
             else:
                 scene = self.scenes[name]
@@ -60,74 +65,118 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
 
 
-def _gt(scenes: dict[str, Scene]) -> dict[str, Any]:
-    images, annotations = [], []
-    for image_id, (name, scene) in enumerate(scenes.items(), start=1):
-        images.append(
-            {"id": image_id, "file_name": name, "width": scene.width, "height": scene.height}
+@dataclass
+class _Truth:
+    """One distinct scene, computed once: masks, tight boxes, GT RLEs, per-shape items."""
+
+    scene: Scene
+    masks: list[np.ndarray]
+    boxes: np.ndarray
+    rles: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+
+
+def _truth(scene: Scene, masks: str | None) -> _Truth:
+    full = scene.masks()
+    items = []
+    for shape, mask in zip(scene.shapes, full, strict=True):
+        x0, y0, x1, y1 = shape.box
+        region = Region(shape.color, shape.kind, shape.box, mask[y0:y1, x0:x1])
+        items.append(_item(region, scene, masks))
+    return _Truth(scene, full, scene.boxes(), [_rle(m) for m in full], items)
+
+
+def _annotations(truth: _Truth, image_id: int, first_id: int) -> list[dict[str, Any]]:
+    out = []
+    for k, (shape, mask, box) in enumerate(
+        zip(truth.scene.shapes, truth.masks, truth.boxes, strict=True)
+    ):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        out.append(
+            {
+                "id": first_id + k,
+                "image_id": image_id,
+                "category_id": CATEGORIES.index(shape.kind) + 1,
+                "bbox": [x0, y0, x1 - x0, y1 - y0],
+                "area": int(mask.sum()),
+                "segmentation": truth.rles[k],
+                "iscrowd": 0,
+            }
         )
-        for shape, mask, box in zip(scene.shapes, scene.masks(), scene.boxes(), strict=True):
-            x0, y0, x1, y1 = (float(v) for v in box)
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": CATEGORIES.index(shape.kind) + 1,
-                    "bbox": [x0, y0, x1 - x0, y1 - y0],
-                    "area": int(mask.sum()),
-                    "segmentation": _rle(mask),
-                    "iscrowd": 0,
-                }
-            )
-    categories = [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)]
-    return {"images": images, "annotations": annotations, "categories": categories}
+    return out
 
 
 def make_case(
-    n_images: int = 10, seed: int = 0, *, masks: str | None = "polygon", n_shapes: int = 4
+    n_images: int = 10,
+    seed: int = 0,
+    *,
+    masks: str | None = "polygon",
+    n_shapes: int = 4,
+    distinct: int | None = None,
+    image_format: str = "png",
 ) -> EvalCase:
     """Answers per image: each shape kept with a jittered box (15 % missed, 10 % another
-    kind, 5 % the unknown label "blob"), 0-2 extra boxes, 80 % of items scored."""
+    kind, 5 % the unknown label "blob"), 0-2 extra boxes, 80 % of items scored.
+    ``distinct`` scenes are cycled through (all distinct by default); every image gets
+    its own answer."""
     rng = np.random.default_rng(seed)
-    scenes = {
-        f"scene_{i:03d}.png": make_scene(seed * 1000 + i, width=320, height=240, n_shapes=n_shapes)
-        for i in range(n_images)
+    truths: dict[int, _Truth] = {}
+    gt: dict[str, Any] = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)],
     }
-    case = EvalCase(_gt(scenes), scenes, {})
-    for image_id, (name, scene) in enumerate(scenes.items(), start=1):
-        items = []
-        for shape, mask in zip(scene.shapes, scene.masks(), strict=True):
-            if rng.random() < 0.15:
-                continue
-            x0, y0, x1, y1 = shape.box
-            region = Region(shape.color, shape.kind, shape.box, mask[y0:y1, x0:x1])
-            item = _item(region, scene, masks)
-            roll = rng.random()
-            item["label"] = (
-                "blob"
-                if roll < 0.05
-                else CATEGORIES[(CATEGORIES.index(shape.kind) + 1) % 3]
-                if roll < 0.15
-                else shape.kind
-            )
-            item["box_2d"] = [
-                int(np.clip(v + rng.integers(-6, 7), 0, 1000)) for v in item["box_2d"]
-            ]
-            items.append(item)
-        for _ in range(int(rng.integers(0, 3))):
-            y0, x0 = (int(v) for v in rng.integers(0, 700, 2))
-            extra = {"box_2d": [y0, x0, y0 + 150, x0 + 200], "label": str(rng.choice(CATEGORIES))}
-            if masks == "png":
-                extra["mask"] = encode_png_mask(np.full((64, 64), 255, dtype=np.uint8))
-            elif masks == "polygon":
-                extra["mask"] = [[x0, y0], [x0 + 200, y0], [x0 + 100, y0 + 150]]
-            items.append(extra)
-        for item in items:
-            if rng.random() < 0.8:
-                item["confidence"] = round(float(rng.uniform(0.2, 1.0)), 3)
-        case.answers[name] = items
-        _independent_results(case, image_id, scene, items)
+    case = EvalCase(gt, {}, {})
+    for i in range(n_images):
+        key = i % (distinct or n_images)
+        if key not in truths:
+            scene = make_scene(seed * 1000 + key, width=320, height=240, n_shapes=n_shapes)
+            truths[key] = _truth(scene, masks)
+        truth = truths[key]
+        name, image_id = f"scene_{i:05d}.{image_format}", i + 1
+        case.scenes[name] = truth.scene
+        gt["images"].append(
+            {
+                "id": image_id,
+                "file_name": name,
+                "width": truth.scene.width,
+                "height": truth.scene.height,
+            }
+        )
+        gt["annotations"] += _annotations(truth, image_id, len(gt["annotations"]) + 1)
+        case.answers[name] = _answer(rng, truth, masks)
+        _independent_results(case, image_id, truth.scene, case.answers[name])
     return case
+
+
+def _answer(rng: np.random.Generator, truth: _Truth, masks: str | None) -> list[dict[str, Any]]:
+    items = []
+    for shape, base in zip(truth.scene.shapes, truth.items, strict=True):
+        if rng.random() < 0.15:
+            continue
+        item = dict(base)
+        roll = rng.random()
+        item["label"] = (
+            "blob"
+            if roll < 0.05
+            else CATEGORIES[(CATEGORIES.index(shape.kind) + 1) % 3]
+            if roll < 0.15
+            else shape.kind
+        )
+        item["box_2d"] = [int(np.clip(v + rng.integers(-6, 7), 0, 1000)) for v in item["box_2d"]]
+        items.append(item)
+    for _ in range(int(rng.integers(0, 3))):
+        y0, x0 = (int(v) for v in rng.integers(0, 700, 2))
+        extra = {"box_2d": [y0, x0, y0 + 150, x0 + 200], "label": str(rng.choice(CATEGORIES))}
+        if masks == "png":
+            extra["mask"] = encode_png_mask(np.full((64, 64), 255, dtype=np.uint8))
+        elif masks == "polygon":
+            extra["mask"] = [[x0, y0], [x0 + 200, y0], [x0 + 100, y0 + 150]]
+        items.append(extra)
+    for item in items:
+        if rng.random() < 0.8:
+            item["confidence"] = round(float(rng.uniform(0.2, 1.0)), 3)
+    return items
 
 
 def _item(region: Region, scene: Scene, masks: str | None) -> dict[str, Any]:

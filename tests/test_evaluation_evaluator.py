@@ -164,3 +164,14 @@ def test_bad_iou_types_and_threshold(tmp_path: Path) -> None:
         evaluate(gt_path, manifest, iou_types=("segm",))
     with pytest.raises(ValueError, match="IoU threshold"):
         evaluate(gt_path, manifest, iou_threshold=0.4)
+
+
+def test_worker_processes_give_the_same_report(tmp_path: Path) -> None:
+    case = make_case(70, seed=12, masks="polygon", distinct=10)
+    case.answers["scene_00003.png"] = "no JSON here"  # type: ignore[assignment]
+    gt_path, manifest = case.write(tmp_path)
+    inline = evaluate(gt_path, manifest, workers=1).to_dict()
+    pooled = evaluate(gt_path, manifest, workers=2).to_dict()
+    assert pooled == inline
+    unreadable = inline["matching"]["unreadable"]
+    assert [Path(u["source"]).name for u in unreadable] == ["scene_00003.txt"]

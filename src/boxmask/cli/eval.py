@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
         help="IoU threshold of the error counts: 0.50, 0.55, ..., 0.95 (default 0.50)",
     )
     p.add_argument("--worst", type=int, default=20, help="worst images kept in the report (20)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes parsing answers (default: CPUs)"
+    )
     p.add_argument("--bbox-only", action="store_true", help="skip segm even when masks exist")
     p.add_argument("--strict", action="store_true", help="exit 1 when anything did not match")
     p.set_defaults(handler=run)
@@ -63,6 +66,8 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from boxmask.evaluation import EvalInputError
 
+    if args.workers is not None and args.workers < 1:
+        return _usage("--workers must be at least 1")
     if args.worst < 0:
         return _usage("--worst must be 0 or more")
     if args.iou not in {round(0.5 + 0.05 * k, 2) for k in range(10)}:
@@ -93,9 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         "worst": args.worst,
     }
     matcher = LabelMatcher(gt.categories, args.labels)
-    answers = read_answers(args.answers, gt, matcher)
+    answers = read_answers(args.answers, gt, matcher, workers=args.workers)
     if args.compare:
-        answers_b = read_answers(args.compare, gt, matcher)
+        answers_b = read_answers(args.compare, gt, matcher, workers=args.workers)
         comparison = compare(gt, answers, answers_b, labels=args.labels, **options)
         reports = [comparison.a, comparison.b]
     else:

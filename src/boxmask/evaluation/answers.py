@@ -34,9 +34,10 @@ import numpy.typing as npt
 
 from boxmask.batch.jobs import Job, ManifestError, jobs_from_dir, jobs_from_manifest
 from boxmask.detections import Detections
-from boxmask.errors import BoxmaskError, ExportError, ImageError
+from boxmask.errors import ExportError
 from boxmask.evaluation.groundtruth import EvalInputError, GroundTruth
 from boxmask.evaluation.labels import LabelMatcher
+from boxmask.evaluation.parsing import ParsedAnswer
 
 __all__ = ["AnswerSet", "AnswerSource", "ImagePredictions", "read_answers"]
 
@@ -146,15 +147,21 @@ class AnswerSet:
 
 
 def read_answers(
-    source: AnswerSource, gt: GroundTruth, matcher: LabelMatcher, *, name: str | None = None
+    source: AnswerSource,
+    gt: GroundTruth,
+    matcher: LabelMatcher,
+    *,
+    name: str | None = None,
+    workers: int | None = None,
 ) -> AnswerSet:
-    """Read ``source`` (see the module doc) and match it to ``gt``.
+    """Read ``source`` (see the module doc) and match it to ``gt``. Answers are parsed
+    on ``workers`` processes (default: every CPU, inline below 64 answers).
 
     Raises :class:`EvalInputError` for a source that cannot be read at all, a size
     disagreement, or an empty answer set.
     """
     if isinstance(source, (str, os.PathLike)):
-        answers = _read_path(Path(source), gt, matcher)
+        answers = _read_path(Path(source), gt, matcher, workers)
     elif isinstance(source, Mapping):
         answers = AnswerSet(name or "detections", "detections")
         for file_name, detections in source.items():
@@ -164,12 +171,12 @@ def read_answers(
         paths = [Path(p) for p in items if isinstance(p, (str, os.PathLike))]
         jobs = [j for j in items if isinstance(j, Job)]
         if items and len(paths) == len(items):
-            answers = _read_path(paths[0], gt, matcher)
+            answers = _read_path(paths[0], gt, matcher, workers)
             for path in paths[1:]:
-                answers.merge(_read_path(path, gt, matcher))
+                answers.merge(_read_path(path, gt, matcher, workers))
         elif items and len(jobs) == len(items):
             answers = AnswerSet(name or "jobs", "jobs")
-            _read_jobs(answers, jobs, gt, matcher)
+            _read_jobs(answers, jobs, gt, matcher, workers)
         else:
             answers = AnswerSet(name or "results", "results")
             _read_results(answers, items, gt, matcher)
@@ -180,14 +187,16 @@ def read_answers(
     return answers
 
 
-def _read_path(path: Path, gt: GroundTruth, matcher: LabelMatcher) -> AnswerSet:
+def _read_path(
+    path: Path, gt: GroundTruth, matcher: LabelMatcher, workers: int | None
+) -> AnswerSet:
     if path.is_dir():
         answers = AnswerSet(str(path), "folder")
         jobs, unpaired = jobs_from_dir(path)
-        _read_jobs(answers, jobs, gt, matcher)
-        for answer in unpaired:  # no image file: pair with the GT by name, at its size
-            job = Job(source=answer, answer_path=answer)
-            _read_jobs(answers, [job], gt, matcher, fixed_image=gt.find_stem(answer))
+        # An answer without an image file pairs with the GT image of its name, at its size.
+        fixed = {a: i for a in unpaired if (i := gt.find_stem(a)) is not None}
+        jobs += [Job(source=a, answer_path=a) for a in unpaired]
+        _read_jobs(answers, jobs, gt, matcher, workers, fixed)
         return answers
     if not path.is_file():
         raise EvalInputError(f"answers {path} not found")
@@ -201,7 +210,7 @@ def _read_path(path: Path, gt: GroundTruth, matcher: LabelMatcher) -> AnswerSet:
     else:
         answers = AnswerSet(str(path), "manifest")
         try:
-            _read_jobs(answers, jobs_from_manifest(path), gt, matcher)
+            _read_jobs(answers, jobs_from_manifest(path), gt, matcher, workers)
         except ManifestError as exc:
             raise EvalInputError(f"answers {path}: {exc}") from None
     return answers
@@ -224,15 +233,18 @@ def _read_jobs(
     jobs: Iterable[Job],
     gt: GroundTruth,
     matcher: LabelMatcher,
-    fixed_image: int | None = None,
+    workers: int | None = None,
+    fixed_images: Mapping[str, int] | None = None,
 ) -> None:
-    """Parse each job at its GT image's size (``fixed_image`` given: that image)."""
-    from boxmask.images import image_size
-    from boxmask.parse import parse
+    """Match each job to a GT image (``fixed_images``: by job source), parse the matched
+    ones at the GT size (:func:`~boxmask.evaluation.parsing.parse_answers`), check the
+    sizes of their image files."""
+    from boxmask.evaluation.parsing import parse_answers
 
+    matched: list[tuple[int, Job]] = []
     for job in jobs:
         answers.answers += 1
-        image_id = fixed_image
+        image_id = (fixed_images or {}).get(job.source)
         if image_id is None:
             image_id = gt.find_image(job.image or job.file_name)
         if image_id is None and job.image is not None:
@@ -240,43 +252,18 @@ def _read_jobs(
         if image_id is None:
             answers.without_gt_image.append(job.source)
             continue
-        size = gt.size_of(image_id)
         if job.size is not None:
             _check_size(gt, image_id, job.size, job.source)
-        else:
-            found = None
-            if job.image is not None:
-                try:
-                    found = image_size(job.image)
-                except (OSError, ImageError):  # missing or unreadable: the GT's size
-                    found = None
-            if found is None:
-                answers.sized_from_gt += 1
-            else:
-                _check_size(gt, image_id, found, job.image or "")
-        try:
-            answer = _read_answer(job)
-            detections = parse(answer, width=size[0], height=size[1])
-        except (BoxmaskError, OSError, ValueError) as exc:
-            answers.unreadable.append((job.source, _describe(exc)))
-            answers.add(_empty(image_id))
-            continue
-        _add_parsed(answers, matcher, image_id, detections)
-
-
-def _read_answer(job: Job) -> Any:
-    if job.response is not None:
-        return job.response
-    if job.answer_text is not None:
-        return job.answer_text
-    assert job.answer_path is not None
-    return Path(job.answer_path).read_text(encoding="utf-8", errors="replace")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return f"file not found: {exc.filename}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        matched.append((image_id, job))
+    tasks = [(job, gt.size_of(image_id)) for image_id, job in matched]
+    for (image_id, job), parsed in zip(matched, parse_answers(tasks, workers), strict=True):
+        if parsed.image_size is not None:
+            _check_size(gt, image_id, parsed.image_size, job.image or job.source)
+        elif job.size is None:
+            answers.sized_from_gt += 1
+        if parsed.error is not None:
+            answers.unreadable.append((job.source, parsed.error))
+        _add_parsed(answers, matcher, image_id, parsed)
 
 
 def _check_size(gt: GroundTruth, image_id: int, size: tuple[int, int], where: str) -> None:
@@ -290,17 +277,6 @@ def _check_size(gt: GroundTruth, image_id: int, size: tuple[int, int], where: st
     )
 
 
-def _empty(image_id: int) -> ImagePredictions:
-    return ImagePredictions(
-        image_id,
-        np.zeros((0, 4)),
-        [],
-        np.zeros(0),
-        np.zeros(0, dtype=np.int64),
-        None,
-    )
-
-
 def _add_detections(
     answers: AnswerSet,
     gt: GroundTruth,
@@ -309,36 +285,30 @@ def _add_detections(
     detections: Detections,
     source: str,
 ) -> None:
+    from boxmask.evaluation.parsing import from_detections
+
     answers.answers += 1
     image_id = gt.find_image(file_name)
     if image_id is None:
         answers.without_gt_image.append(source)
         return
     _check_size(gt, image_id, (detections.width, detections.height), source)
-    _add_parsed(answers, matcher, image_id, detections)
+    _add_parsed(answers, matcher, image_id, from_detections(detections, source))
 
 
 def _add_parsed(
-    answers: AnswerSet, matcher: LabelMatcher, image_id: int, detections: Detections
+    answers: AnswerSet, matcher: LabelMatcher, image_id: int, parsed: ParsedAnswer
 ) -> None:
-    """Turn parsed Detections into predictions (boxes only; point-only items counted)."""
-    answers.problems.update(p.kind.value for p in detections.problems)
-    keep = np.flatnonzero(detections.has_box)
-    answers.point_only += len(detections) - len(keep)
-    xyxy = detections.boxes[keep]
-    boxes = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
-    labels = [detections.labels[i] for i in keep]
-    scores = np.full(len(keep), np.nan) if detections.scores is None else detections.scores[keep]
-    missing = np.isnan(scores)
+    """Count what the answer held and add its predictions (missing scores: 1.0)."""
+    answers.problems.update(parsed.problems)
+    answers.point_only += parsed.point_only
+    missing = np.isnan(parsed.scores)
     answers.scores_missing += int(missing.sum())
-    answers.scores_given += int(len(keep) - missing.sum())
-    scores = np.where(missing, 1.0, scores)
-    rles: list[dict[str, Any] | None] | None = None
-    if detections.masks is not None:
-        all_rles = detections.masks.to_rle()
-        has_mask = detections.masks.has_mask
-        rles = [all_rles[i] if has_mask[i] else None for i in keep]
-    answers.add(_predictions(answers, matcher, image_id, boxes, labels, scores, rles))
+    answers.scores_given += int(len(missing) - missing.sum())
+    scores = np.where(missing, 1.0, parsed.scores)
+    answers.add(
+        _predictions(answers, matcher, image_id, parsed.boxes, parsed.labels, scores, parsed.rles)
+    )
 
 
 def _predictions(

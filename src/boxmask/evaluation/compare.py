@@ -82,13 +82,14 @@ def compare(
     only_answered: bool = False,
     iou_threshold: float = 0.5,
     worst: int = 20,
+    workers: int | None = None,
 ) -> CompareReport:
     """Evaluate A and B on the same GT images (all of them; with ``only_answered``, the
     images both answered) and line them up. segm is compared when both have it."""
     gt = ground_truth if isinstance(ground_truth, GroundTruth) else load_ground_truth(ground_truth)
     matcher = LabelMatcher(gt.categories, labels)
     sets = [
-        s if isinstance(s, AnswerSet) else read_answers(s, gt, matcher)
+        s if isinstance(s, AnswerSet) else read_answers(s, gt, matcher, workers=workers)
         for s in (answers_a, answers_b)
     ]
     image_ids: Iterable[int] | None = None

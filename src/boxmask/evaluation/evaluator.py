@@ -38,6 +38,7 @@ def evaluate(
     iou_threshold: float = 0.5,
     worst: int = 20,
     name: str | None = None,
+    workers: int | None = None,
 ) -> EvalReport:
     """Evaluate model answers against COCO ground truth.
 
@@ -51,7 +52,9 @@ def evaluate(
     unless ``only_answered`` (just the images some answer names) or ``image_ids``.
     ``segm`` runs when both the ground truth and the answers carry masks; otherwise
     :attr:`EvalReport.segm_skipped` says why. ``iou_threshold`` (one of COCO's 0.50, 0.55,
-    …, 0.95) sets the error counts; ``worst`` how many images the worst list keeps.
+    …, 0.95) sets the error counts; ``worst`` how many images the worst list keeps;
+    ``workers`` how many processes parse answers (default: every CPU for 64 answers or
+    more; the report does not depend on it).
 
     Raises :class:`EvalInputError` for bad ground truth, unreadable or empty answers,
     a size disagreement, or a bad label map.
@@ -61,7 +64,7 @@ def evaluate(
     if isinstance(answers, AnswerSet):
         answer_set = answers
     else:
-        answer_set = read_answers(answers, gt, matcher, name=name)
+        answer_set = read_answers(answers, gt, matcher, name=name, workers=workers)
     return evaluate_answers(
         gt,
         answer_set,
