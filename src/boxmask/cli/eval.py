@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from boxmask.batch.run import default_workers
     from boxmask.evaluation import (
         PlotsUnavailable,
         compare,
@@ -98,9 +99,10 @@ def _run(args: argparse.Namespace) -> int:
         "worst": args.worst,
     }
     matcher = LabelMatcher(gt.categories, args.labels)
-    answers = read_answers(args.answers, gt, matcher, workers=args.workers)
+    workers = args.workers or default_workers()
+    answers = read_answers(args.answers, gt, matcher, workers=workers)
     if args.compare:
-        answers_b = read_answers(args.compare, gt, matcher, workers=args.workers)
+        answers_b = read_answers(args.compare, gt, matcher, workers=workers)
         comparison = compare(gt, answers, answers_b, labels=args.labels, **options)
         reports = [comparison.a, comparison.b]
     else:

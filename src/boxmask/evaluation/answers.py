@@ -152,10 +152,10 @@ def read_answers(
     matcher: LabelMatcher,
     *,
     name: str | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> AnswerSet:
     """Read ``source`` (see the module doc) and match it to ``gt``. Answers are parsed
-    on ``workers`` processes (default: every CPU, inline below 64 answers).
+    on ``workers`` processes (default 1: inline; below 64 answers always inline).
 
     Raises :class:`EvalInputError` for a source that cannot be read at all, a size
     disagreement, or an empty answer set.
@@ -187,9 +187,7 @@ def read_answers(
     return answers
 
 
-def _read_path(
-    path: Path, gt: GroundTruth, matcher: LabelMatcher, workers: int | None
-) -> AnswerSet:
+def _read_path(path: Path, gt: GroundTruth, matcher: LabelMatcher, workers: int) -> AnswerSet:
     if path.is_dir():
         answers = AnswerSet(str(path), "folder")
         jobs, unpaired = jobs_from_dir(path)
@@ -233,7 +231,7 @@ def _read_jobs(
     jobs: Iterable[Job],
     gt: GroundTruth,
     matcher: LabelMatcher,
-    workers: int | None = None,
+    workers: int = 1,
     fixed_images: Mapping[str, int] | None = None,
 ) -> None:
     """Match each job to a GT image (``fixed_images``: by job source), parse the matched

@@ -82,7 +82,7 @@ def compare(
     only_answered: bool = False,
     iou_threshold: float = 0.5,
     worst: int = 20,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> CompareReport:
     """Evaluate A and B on the same GT images (all of them; with ``only_answered``, the
     images both answered) and line them up. segm is compared when both have it."""

@@ -38,7 +38,7 @@ def evaluate(
     iou_threshold: float = 0.5,
     worst: int = 20,
     name: str | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> EvalReport:
     """Evaluate model answers against COCO ground truth.
 
@@ -53,8 +53,8 @@ def evaluate(
     ``segm`` runs when both the ground truth and the answers carry masks; otherwise
     :attr:`EvalReport.segm_skipped` says why. ``iou_threshold`` (one of COCO's 0.50, 0.55,
     …, 0.95) sets the error counts; ``worst`` how many images the worst list keeps;
-    ``workers`` how many processes parse answers (default: every CPU for 64 answers or
-    more; the report does not depend on it).
+    ``workers`` how many processes parse answers (default 1; the report does not depend
+    on it; more than 1 needs the ``if __name__ == "__main__":`` guard in scripts).
 
     Raises :class:`EvalInputError` for bad ground truth, unreadable or empty answers,
     a size disagreement, or a bad label map.

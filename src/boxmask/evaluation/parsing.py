@@ -116,14 +116,12 @@ def _init_worker() -> None:
 
 
 def parse_answers(
-    tasks: list[tuple[Job, tuple[int, int]]], workers: int | None = None
+    tasks: list[tuple[Job, tuple[int, int]]], workers: int = 1
 ) -> Iterator[ParsedAnswer]:
-    """:func:`parse_answer` for every task, in order. ``workers`` processes (default:
-    the CPUs this process may use); inline for one worker or fewer than 64 tasks."""
-    if workers is None:
-        from boxmask.batch.run import default_workers
-
-        workers = default_workers()
+    """:func:`parse_answer` for every task, in order, on ``workers`` processes (inline
+    for one worker or fewer than 64 tasks). Worker processes start with forkserver or
+    spawn: a script calling this with ``workers > 1`` needs the usual
+    ``if __name__ == "__main__":`` guard."""
     if workers <= 1 or len(tasks) < INLINE_BELOW:
         from boxmask.threads import using
 
