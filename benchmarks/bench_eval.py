@@ -40,8 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boxmask
-from boxmask.batch.run import default_workers
 from _common import machine, table
+from boxmask.batch.run import default_workers
 from boxmask.evaluation import (
     LabelMatcher,
     evaluate,
