@@ -37,7 +37,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--compare", nargs="+", metavar="ANSWERS_B", help="a second answer set, side by side"
     )
-    p.add_argument("--plots", type=Path, metavar="DIR", help="precision-recall PNGs here")
+    p.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="precision-recall PNGs (DIR/A, DIR/B with --compare)",
+    )
     p.add_argument(
         "--only-answered",
         action="store_true",
