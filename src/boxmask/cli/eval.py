@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--bbox-only", action="store_true", help="skip segm even when masks exist")
     p.add_argument("--strict", action="store_true", help="exit 1 when anything did not match")
     p.set_defaults(handler=run)
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _usage(message: str) -> int:
@@ -123,13 +133,13 @@ def _run(args: argparse.Namespace) -> int:
             plot_message = f"boxmask eval: no plots: {exc}"
     if args.json:
         data = comparison.to_dict() if comparison is not None else reports[0].to_dict()
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        _emit(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         text = format_comparison(comparison) if comparison else format_report(reports[0])
-        print(text)
         written = sum(len(r.plots) for r in reports)
         if written:
-            print(f"precision-recall plots: {written} PNG(s) in {args.plots}")
+            text += f"\nprecision-recall plots: {written} PNG(s) in {args.plots}"
+        _emit(text)
     if plot_message:
         print(plot_message, file=sys.stderr)
     unmatched = sum(r.matching.unmatched for r in reports)
