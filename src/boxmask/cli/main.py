@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "boxmask.cli.serve",
     "boxmask.cli.overlay",
     "boxmask.cli.convert",
+    "boxmask.cli.eval",
     "boxmask.cli.bench",
 ]
 
