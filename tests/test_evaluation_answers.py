@@ -164,9 +164,13 @@ def test_empty_and_unmatched_answer_sets(tmp_path: Path) -> None:
     stray = _manifest(tmp_path, [{"image": "nope.jpg", "answer": "[]"}])
     with pytest.raises(EvalInputError, match=r"none of the 1 answers .* names a GT image"):
         evaluate(GT, stray)
-    (tmp_path / "bad.jsonl").write_text('{"image": "a.jpg"}\n')
-    with pytest.raises(EvalInputError, match=r"bad.jsonl:1: give 'answer'"):
-        _read(tmp_path / "bad.jsonl")
+    # An unusable line is reported as unreadable (as convert reports it), not an abort.
+    (tmp_path / "bad.jsonl").write_text('{"image": "a.jpg"}\nnot json\n')
+    read = _read(tmp_path / "bad.jsonl")
+    assert [(source, "give 'answer'" in why) for source, why in read.unreadable][:1] == [
+        ("bad.jsonl:1", True)
+    ]
+    assert [source for source, _ in read.unreadable] == ["bad.jsonl:1", "bad.jsonl:2"]
     with pytest.raises(EvalInputError, match="not found"):
         _read(tmp_path / "missing.jsonl")
 

@@ -242,6 +242,9 @@ def _read_jobs(
     matched: list[tuple[int, Job]] = []
     for job in jobs:
         answers.answers += 1
+        if job.error is not None:  # an unusable manifest line: reported, the rest goes on
+            answers.unreadable.append((job.source, job.error))
+            continue
         image_id = (fixed_images or {}).get(job.source)
         if image_id is None:
             image_id = gt.find_image(job.image or job.file_name)
