@@ -113,6 +113,10 @@ def _fence_close(text: str, body_start: int) -> int:
     first = text[body_start : body_start + 64].lstrip()[:1]
     if close == -1 or first not in ("[", "{"):
         return close
+    if text.find("\\", body_start, close) == -1:  # no escapes: parity of the quotes
+        in_string = text.count('"', body_start, close) % 2 == 1
+        if not in_string:
+            return close
     earliest = close
     in_string = False
     pos = body_start
