@@ -314,6 +314,29 @@ class ItemReader:
                 Problem(None, ProblemKind.UNREAD_FIELDS, f"item fields not read: {names}")
             )
 
+    def _decode_masks(
+        self,
+        yxyx: npt.NDArray[np.float64],
+        has_box: npt.NDArray[np.bool_],
+        width: int,
+        height: int,
+        options: MaskOptions,
+    ) -> Masks | None:
+        """The answer's masks (None when no item carried one)."""
+        if not self.any_mask:
+            return None
+        crops, probs = decode_masks(
+            self.masks,
+            yxyx,
+            has_box,
+            width,
+            height,
+            options,
+            lambda r, kind, message: self.problem(self.source[r], kind, message),
+        )
+        keep = probs if options.keep_probabilities else None
+        return Masks(crops, width, height, probabilities=keep)
+
     def finish(
         self, width: int, height: int, scale: Scale | None, options: MaskOptions, info: AnswerInfo
     ) -> Detections:
@@ -357,25 +380,8 @@ class ItemReader:
         point_sets = [
             None if p is None else points_yx_1000_to_xy(p, width, height) for p in self.point_lists
         ]
-        for r in np.flatnonzero(~has_box):  # a zero-size box at the point, or the points' bounds
-            if np.isfinite(points[r]).all():
-                boxes[r] = [*points[r], *points[r]]
-            elif (point_set := point_sets[r]) is not None:
-                boxes[r] = [*point_set.min(axis=0), *point_set.max(axis=0)]
-        masks: Masks | None = None
-        if self.any_mask:
-            crops, probs = decode_masks(
-                self.masks,
-                yxyx,
-                has_box,
-                width,
-                height,
-                options,
-                lambda r, kind, message: self.problem(self.source[r], kind, message),
-            )
-            masks = Masks(
-                crops, width, height, probabilities=probs if options.keep_probabilities else None
-            )
+        _place_unboxed(boxes, has_box, points, point_sets)
+        masks = self._decode_masks(yxyx, has_box, width, height, options)
         rows = np.flatnonzero(keep)
         any_3d = any(b is not None for b in self.boxes_3d)
         return Detections(
@@ -395,6 +401,21 @@ class ItemReader:
                 [point_sets[r] for r in rows] if any(p is not None for p in point_sets) else None
             ),
         )
+
+
+def _place_unboxed(
+    boxes: npt.NDArray[np.float64],
+    has_box: npt.NDArray[np.bool_],
+    points: npt.NDArray[np.float64],
+    point_sets: list[npt.NDArray[np.float64] | None],
+) -> None:
+    """Boxes for items without one: a zero-size box at the point, or the bounds of the
+    item's points list (``has_box`` stays False); 3D-only items keep a zero box."""
+    for r in np.flatnonzero(~has_box):
+        if np.isfinite(points[r]).all():
+            boxes[r] = [*points[r], *points[r]]
+        elif (point_set := point_sets[r]) is not None:
+            boxes[r] = [*point_set.min(axis=0), *point_set.max(axis=0)]
 
 
 def _boxes_3d(rows: list[list[float] | None]) -> npt.NDArray[np.float64]:
