@@ -321,3 +321,30 @@ def test_small_boxes_equal_the_pillow_reference(seed: int, low: int, high: int) 
         ours = np.zeros((height, width), dtype=bool)
         ours[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
         np.testing.assert_array_equal(ours, reference)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    boxes=st.lists(
+        st.lists(st.integers(-300, 1300) | st.floats(-5, 1005), min_size=4, max_size=4),
+        max_size=12,
+    )
+)
+def test_box_only_fast_path_equals_the_item_by_item_reading(boxes: list[list[float]]) -> None:
+    """A well-formed box-only answer takes one vectorized step; its result and problems
+    equal what reading the items one by one gives."""
+    from boxmask.answer import read_answer
+    from boxmask.items import ItemReader
+    from boxmask.masks.decode import MaskOptions
+
+    items = [{"box_2d": b, "label": f"l{i}"} for i, b in enumerate(boxes)]
+    fast = parse(items, width=640, height=480)
+    raw = read_answer(items)
+    reader = ItemReader(raw.mask_map, list(raw.problems), "auto")
+    for index, item in enumerate(raw.items):
+        reader.add(index, item)
+    slow = reader.finish(640, 480, None, MaskOptions(127, False, 1 << 24), raw.info)
+    np.testing.assert_array_equal(fast.boxes, slow.boxes)
+    assert fast.labels == slow.labels and fast.problems == slow.problems
+    np.testing.assert_array_equal(fast.source_index, slow.source_index)
+    np.testing.assert_array_equal(fast.has_box, slow.has_box)
