@@ -6,7 +6,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-REAL_ANSWERS = ROOT.parent / "shared" / "data" / "gemini-answers"
+#: ../shared/data next to the repository (a worktree under wt/ looks one level higher).
+REAL_ANSWERS = next(
+    (
+        base / "shared" / "data" / "gemini-answers"
+        for base in (ROOT.parent, ROOT.parent.parent)
+        if (base / "shared" / "data" / "gemini-answers").is_dir()
+    ),
+    ROOT.parent / "shared" / "data" / "gemini-answers",
+)
 
 
 @pytest.fixture

@@ -56,3 +56,11 @@ def test_demo_runs_on_fixtures(fixtures_dir: Path, tmp_path: Path) -> None:
     out = run("demo", "--fixtures", str(fixtures_dir), "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr
     assert "coffee.seg-png.txt" in out.stdout and "truncated" in out.stdout
+
+
+def test_bench_covers_box_only_png_and_polygon_answers() -> None:
+    for kind in ("boxes", "polygon", "png"):
+        done = run("bench", "--kind", kind, "--masks", "4", "--repeat", "1", "--no-reference")
+        assert done.returncode == 0, done.stderr
+        assert f"4 items ({kind}, Gemini format)" in done.stdout
+        assert "boxmask parse" in done.stdout

@@ -29,7 +29,7 @@ def test_to_supervision_compact_masks_match_dense() -> None:
     assert (s.mask.to_dense() == d.masks.to_dense()).all()
     np.testing.assert_array_equal(s.xyxy, d.boxes)
     assert list(s.data["class_name"]) == d.labels
-    names = d.class_names
+    names = sorted(set(d.labels))  # supervision's from_vlm numbers sorted labels
     assert [names[k] for k in s.class_id] == d.labels
     assert s.confidence is None
     dense = d.to_supervision(compact=False)
@@ -64,6 +64,33 @@ def test_fixed_class_names_and_unknown_label() -> None:
     assert [names[k] for k in s.class_id] == d.labels
     with pytest.raises(ExportError):
         d.to_supervision(class_names=names[1:])
+
+
+def test_class_numbering_matches_supervision_and_classes_filters() -> None:
+    text = (
+        '[{"box_2d": [10, 10, 200, 200], "label": "zebra"},'
+        ' {"box_2d": [10, 10, 300, 300], "label": "apple"},'
+        ' {"box_2d": [10, 10, 400, 400], "label": "mango"},'
+        ' {"box_2d": [10, 10, 500, 500], "label": "apple"}]'
+    )
+    ours = boxmask.parse(text, width=WIDTH, height=HEIGHT).to_supervision()
+    theirs = sv.Detections.from_vlm(
+        vlm=sv.VLM.GOOGLE_GEMINI_2_5, result=text, resolution_wh=(WIDTH, HEIGHT)
+    )
+    np.testing.assert_array_equal(ours.class_id, theirs.class_id)
+    d = boxmask.parse(text, width=WIDTH, height=HEIGHT)
+    picked = d.to_supervision(classes=["mango", "apple"])
+    filtered = sv.Detections.from_vlm(
+        vlm=sv.VLM.GOOGLE_GEMINI_2_5,
+        result=text,
+        resolution_wh=(WIDTH, HEIGHT),
+        classes=["mango", "apple"],
+    )
+    np.testing.assert_array_equal(picked.class_id, filtered.class_id)
+    np.testing.assert_allclose(picked.xyxy, filtered.xyxy)
+    assert list(picked.data["class_name"]) == ["apple", "mango", "apple"]
+    with pytest.raises(ExportError, match="not both"):
+        d.to_supervision(classes=["a"], class_names=["a"])
 
 
 def test_missing_supervision_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -329,3 +329,75 @@ def test_mask_with_a_lying_chunk_length_is_refused_before_decoding(
     )
     with pytest.raises(MaskDecodeError, match="IDAT chunk declares 2986344488 bytes"):
         decode_png_gray(bytes(lie))
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def _gray_png(width: int, height: int, scanlines: bytes) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(scanlines, 9))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def test_mask_inflating_past_its_header_stops_at_the_declared_size() -> None:
+    """A 16x16 header in front of 50 MB of zlib zeros: inflated only up to 272 bytes."""
+    bomb = _gray_png(16, 16, bytes(17 * 16 + 50_000_000))
+    assert len(bomb) < 64 * 1024
+    item = {"box_2d": [0, 0, 500, 500], "mask": base64.b64encode(bomb).decode(), "label": "b"}
+    d, peak = peak_bytes(lambda: parse([item], width=640, height=480))
+    assert [(p.index, p.kind) for p in d.problems] == [(0, ProblemKind.MASK_OVERFLOW)]
+    assert "inflates past the 272 bytes its 16x16 header declares" in d.problems[0].message
+    assert d.labels == ["b"] and peak < 16 * MB
+
+
+def test_corrupt_mask_pngs_print_nothing_on_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    """libpng wrote 'libpng error: bad adaptive filter value' to stderr before."""
+    bad_filter = _gray_png(16, 16, (b"\x09" + b"\x80" * 16) * 16)
+    items = [
+        {"box_2d": [0, 0, 500, 500], "mask": base64.b64encode(png).decode(), "label": str(i)}
+        for i, png in enumerate([bad_filter, bad_filter[:-20], _gray_png(16, 16, b"\x01" * 5)])
+    ]
+    d = parse(items, width=64, height=48)
+    assert len(d) == 3 and {p.kind for p in d.problems} == {ProblemKind.BAD_MASK}
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_total_crop_pixels_per_answer_are_bounded() -> None:
+    """1x1 PNGs on full-image boxes: 17 KB of answer took 1.2 GB before the budget."""
+    one = base64.b64encode(_gray_png(1, 1, b"\x00\xff")).decode()
+    items = [{"box_2d": [0, 0, 1000, 1000], "mask": one, "label": "x"} for _ in range(100)]
+    assert len(json.dumps(items)) < 20_000
+    d, peak = peak_bytes(
+        lambda: parse(items, width=4000, height=3000, max_crop_pixels=5 * 12_000_000)
+    )
+    assert d.masks is not None and int(d.masks.has_mask.sum()) == 5
+    refused = [p for p in d.problems if p.kind is ProblemKind.MASK_BUDGET]
+    assert [p.index for p in refused] == list(range(5, 100))
+    assert "past max_crop_pixels=60,000,000" in refused[0].message
+    assert peak < 5 * 12_000_000 + 64 * MB
+    # The default budget (256 Mi pixels) holds 22 of these full-image crops.
+    d = parse(items[:30], width=4000, height=3000)
+    assert d.masks is not None and int(d.masks.has_mask.sum()) == 22
+
+
+def test_polygon_walk_per_answer_is_bounded() -> None:
+    """Polygons just under the 2M-point walk cap each: the answer's total walk is capped."""
+    from boxmask.masks.decode import MAX_ANSWER_WALK
+    from boxmask.masks.polygon import MAX_WALK, walk_length
+
+    # A thin sliver from far above the image to far below: ~1.9M walked points.
+    tall = [[500, -940_000], [510, -940_000], [510, 940_000], [500, 940_000]]
+    walked_each = walk_length(np.array(tall) * 0.1)  # 0-1000 -> pixels of 100x100
+    assert 1.8e6 < walked_each < MAX_WALK
+    items = [{"mask": tall, "label": str(i)} for i in range(6)]
+    d = parse(items, width=100, height=100)
+    refused = [p.index for p in d.problems if p.kind is ProblemKind.MASK_BUDGET]
+    assert refused == list(range(int(MAX_ANSWER_WALK // walked_each), 6))

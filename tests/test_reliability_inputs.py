@@ -124,9 +124,14 @@ def test_png_bomb_mask() -> None:
         (
             {"counts": "PPYo0", "size": [4, 4]},
             "unknown_mask",
-            "mask of type dict is not a PNG string or a polygon",
+            "mask of type dict with keys counts, size is not a PNG string, a polygon or a "
+            "mask object",
         ),
-        (7, "unknown_mask", "mask of type int is not a PNG string or a polygon"),
+        (
+            7,
+            "unknown_mask",
+            "mask of type int is not a PNG string, a polygon or a mask object",
+        ),
         (
             "<start_of_mask><seg_12><seg_3>",
             "mask_tokens",
@@ -158,7 +163,9 @@ def test_nan_inf_and_strings_in_boxes() -> None:
     d = parse(answer, width=100, height=100)
     assert d.labels == ["numeric strings"]
     assert d.boxes.tolist() == [[20.0, 10.0, 40.0, 30.0]]
-    no_geometry = "item has no usable box_2d, point or polygon mask (keys: box_2d, label)"
+    no_geometry = (
+        "item has no usable box_2d, point, points, box_3d or polygon mask (keys: box_2d, label)"
+    )
     assert problems(d) == [
         (0, "bad_box", "box_2d: value nan is not a finite number", False),
         (0, "no_geometry", no_geometry, True),

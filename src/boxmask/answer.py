@@ -8,16 +8,14 @@ It knows nothing about boxes or masks: see :mod:`boxmask.parse`.
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from boxmask.detections import AnswerInfo
-from boxmask.envelopes import NORMAL_REASONS, TRUNCATED_REASONS, is_envelope, unwrap_envelope
+from boxmask.envelopes import NORMAL_REASONS, is_envelope, is_truncation_reason, unwrap_envelope
 from boxmask.errors import ParseError
+from boxmask.jsontext import BadItem, Found, fenced_blocks, literal_value, loads, scan_region
 from boxmask.problems import Problem, ProblemKind
 
 __all__ = ["BadItem", "RawAnswer", "read_answer"]
@@ -36,30 +34,25 @@ WRAPPER_KEYS = (
     "annotations",
     "bounding_boxes",
 )
-#: Keys that make a dict look like one detection item.
-ITEM_KEYS = frozenset({"box_2d", "point", "mask"})
+#: Keys that make a dict look like one detection item (``points`` only when it holds
+#: coordinate pairs, not item objects: ``{"points": [...]}`` is also a wrapper).
+ITEM_KEYS = frozenset({"box_2d", "bbox_2d", "point", "point_2d", "mask", "box_3d"})
 
-
-_TOKEN = re.compile(r'[\[\]{}"]')
-_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _UNQUOTED_TOKENS = re.compile(r'(:\s*)(<start_of_mask>[^,}\]"\n]*)')
 _EXCERPT = 80
-_MAX_START_TRIES = 64
-#: Longest text handed to ``ast.literal_eval`` (Python-literal answers): its syntax tree
-#: costs ~200 bytes per token, so a 10 MB list of numbers would take 2 GB.
-_MAX_LITERAL_CHARS = 1 << 20
-#: Nesting the salvage walk keeps track of; deeper levels are only counted (no JSON
-#: parser reads them anyway), so a run of ``[`` costs no memory per bracket.
-_MAX_WALK_DEPTH = 1000
 
 
 @dataclass
 class RawAnswer:
-    """Raw items of one answer plus answer-level problems and provenance."""
+    """Raw items of one answer plus answer-level problems and provenance.
+
+    ``mask_map`` is a top-level ``masks`` object (or list) that items' ``mask`` values
+    name by key (or index); empty when the answer has none."""
 
     items: list[Any]
     info: AnswerInfo
     problems: list[Problem] = field(default_factory=list)
+    mask_map: dict[str, Any] | list[Any] = field(default_factory=dict)
 
 
 def _excerpt(text: str) -> str:
@@ -67,367 +60,263 @@ def _excerpt(text: str) -> str:
     return flat[:_EXCERPT]
 
 
-# --------------------------------------------------------------------------- JSON
-def _loads(text: str) -> Any:
-    """json.loads that turns deep nesting into a ValueError instead of RecursionError."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("JSON is nested too deeply") from None
-
-
-def _raw_decode(text: str, pos: int) -> tuple[Any, int]:
-    try:
-        return json.JSONDecoder().raw_decode(text, pos)
-    except RecursionError:
-        raise ValueError("JSON is nested too deeply") from None
+def _note(problems: list[Problem], kind: ProblemKind, message: str) -> None:
+    problems.append(Problem(index=None, kind=kind, message=message))
 
 
 # ------------------------------------------------------------------------- text
-def _fenced_blocks(text: str) -> list[str]:
-    """Bodies of ``` fences, in order. Any opener spelling (```json, ```JSON, ``` json,
-    indented); a missing closing fence runs to the end. Plain str.find, no regex: the
-    answers can be megabytes of base64."""
-    blocks = []
-    pos = text.find("```")
-    while pos != -1:
-        line_end = text.find("\n", pos + 3)
-        if line_end == -1:
-            line_end = len(text)
-        opener = text[pos + 3 : line_end]
-        close_inline = opener.find("```")
-        if close_inline != -1:  # ```[...]``` on one line
-            blocks.append(
-                opener[:close_inline].lstrip(
-                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ "
-                )
-            )
-            pos = text.find("```", pos + 3 + close_inline + 3)
-            continue
-        stripped = opener.strip()
-        if stripped[:1] in ("[", "{"):  # JSON right after the fence, same line
-            body_start = pos + 3 + opener.index(stripped[0])
-        else:
-            body_start = line_end + 1
-        close = text.find("```", body_start)
-        blocks.append(text[body_start : len(text) if close == -1 else close])
-        if close == -1:
-            break
-        pos = text.find("```", close + 3)
-    return blocks
+def _found_values(text: str, problems: list[Problem]) -> list[Found]:
+    """The JSON values of the answer that hold items, chosen by what parses into items.
 
-
-def _candidate_regions(text: str) -> list[str]:
-    """Fenced blocks that hold JSON (in order), then the whole text."""
-    regions = []
+    Every fenced block that holds items counts (items split over fences are all read;
+    a block repeating an earlier one is read once); blocks that hold none (an example,
+    a template) are skipped and named. Without such a block the whole text is scanned,
+    skipping bracketed prose (``[0, 1000]``, a footnote ``[1]``). With no item anywhere,
+    the first JSON value found is returned, for the caller to report.
+    """
+    fallback: Found | None = None
     if "```" in text:
-        regions = [body for body in _fenced_blocks(text) if "[" in body or "{" in body]
-    regions.append(text)
-    return regions
-
-
-def _json_starts(region: str) -> list[int]:
-    starts = []
-    for match in re.finditer(r"[\[{]", region):
-        starts.append(match.start())
-        if len(starts) >= _MAX_START_TRIES:
-            break
-    return starts
-
-
-@dataclass
-class _Salvage:
-    items: list[Any]
-    truncated: bool
-    lost_item: bool
-    end: int
-    found: bool = True  # False: the walk met no list of item objects
-
-
-def _loads_item(snippet: str) -> Any:
-    try:
-        return _loads(snippet)
-    except ValueError:
-        pass
-    repaired = _TRAILING_COMMA.sub(r"\1", snippet)
-    try:
-        return _loads(repaired)
-    except ValueError:
-        pass
-    if len(snippet) > _MAX_LITERAL_CHARS:
-        raise ValueError("item is not valid JSON")
-    try:
-        return ast.literal_eval(snippet)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        raise ValueError("item is not valid JSON") from None
-
-
-def _tokens(text: str, start: int) -> Iterator[tuple[str, int]]:
-    """The brackets and braces outside strings from ``start``, with their positions, and
-    a ``'"'`` for a string that never closes (then nothing more).
-
-    Strings are skipped with ``str.find`` and a backslash count. A regex matching them
-    whole kept a backtracking frame per escape: 244 MB for 4 MB of ``\\"``.
-    """
-    pos = start
-    search = _TOKEN.search
-    while (match := search(text, pos)) is not None:
-        at = match.start()
-        if text[at] != '"':
-            yield text[at], at
-            pos = at + 1
-            continue
-        close = at
-        while True:
-            close = text.find('"', close + 1)
-            if close == -1:
-                yield '"', at
-                return
-            before = close - 1
-            while text[before] == "\\":  # stops at the opening quote at the latest
-                before -= 1
-            if (close - 1 - before) % 2 == 0:  # an even run of backslashes: it closes
-                break
-        pos = close + 1
-
-
-def _salvage(text: str, start: int) -> _Salvage:
-    """Walk the JSON structure from ``start`` and keep every complete item object.
-
-    Strings are skipped whole (a bracket inside a label does not count). ``found`` is
-    False when no item list was met; ``end`` is where the walk stopped either way.
-    """
-    stack: list[tuple[str, int]] = []
-    deeper = 0  # levels opened beyond _MAX_WALK_DEPTH: counted, not stored
-    item_depth: int | None = None
-    items: list[Any] = []
-    truncated = False
-    open_item = False
-    end = len(text)
-    for tok, at in _tokens(text, start):
-        if tok == '"':  # an opening quote that never closes
-            truncated = True
-            break
-        if tok in "[{":
-            if len(stack) >= _MAX_WALK_DEPTH:
-                deeper += 1
-                continue
-            if tok == "{" and item_depth is None and stack and stack[-1][0] == "[":
-                item_depth = len(stack)
-            stack.append((tok, at))
-            if item_depth is not None and tok == "{" and len(stack) == item_depth + 1:
-                open_item = True
-            continue
-        if deeper:
-            deeper -= 1
-            continue
-        if not stack:
-            end = at
-            break
-        opener, pos = stack.pop()
-        if item_depth is not None and opener == "{" and len(stack) == item_depth:
-            open_item = False
-            snippet = text[pos : at + 1]
-            try:
-                items.append(_loads_item(snippet))
-            except ValueError as exc:
-                items.append(BadItem(str(exc)))
-        if not stack:
-            end = at + 1
-            break
-    else:
-        truncated = bool(stack)
-    if item_depth is None:
-        return _Salvage([], truncated, False, end, found=False)
-    return _Salvage(items, truncated, truncated and open_item, end)
-
-
-class BadItem:
-    """Placeholder for an item object whose JSON could not be read (kept for indices)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def _decode_region(region: str, problems: list[Problem]) -> tuple[Any, bool] | None:
-    """Decode the JSON value in ``region``. Returns (value, truncated) or None.
-
-    A start inside a structure that an earlier salvage walk already covered is skipped:
-    it cannot hold an item list the walk missed, and retrying every nested bracket made
-    a run of 10 MB of ``[`` cost 64 full walks (minutes).
-    """
-    walked = 0
-    for start in _json_starts(region):
-        if start < walked:
-            continue
-        try:
-            value, _ = _raw_decode(region, start)
-        except ValueError:
-            salvage = _salvage(region, start)
-            if not salvage.found:
-                walked = salvage.end
-                continue
-            items: list[Any] = salvage.items
-            if salvage.truncated:
-                lost = len(items)
-                problems.append(
-                    Problem(
-                        index=lost if salvage.lost_item else None,
-                        kind=ProblemKind.TRUNCATED,
-                        message=(
-                            f"answer ends mid-way (after {len(region)} characters); "
-                            f"kept the {len(items)} complete item(s)"
-                            + (f", item {lost} was cut off" if salvage.lost_item else "")
-                        ),
-                        dropped=salvage.lost_item,
-                    )
-                )
+        chosen: list[Found] = []
+        read: list[str] = []
+        skipped: list[int] = []
+        repeated: list[int] = []
+        blocks = [b for b in fenced_blocks(text) if "[" in b or "{" in b]
+        for number, block in enumerate(blocks, 1):
+            values, first = scan_region(block, _holds_items)
+            if not values:
+                skipped.append(number)
+                fallback = fallback or first
+            elif any(len(b) == len(block) and b == block for b in read):
+                repeated.append(number)
             else:
-                problems.append(
-                    Problem(
-                        index=None,
-                        kind=ProblemKind.REPAIRED_JSON,
-                        message="answer JSON was invalid; items were read one by one",
-                    )
+                read.append(block)
+                chosen.extend(values)
+        if chosen:
+            if skipped:
+                _note(
+                    problems,
+                    ProblemKind.SKIPPED_TEXT,
+                    f"code block {_numbers(skipped)} of {len(blocks)} holds no detection items "
+                    "(an example or a template?); skipped",
                 )
-            return items, salvage.truncated
-        if isinstance(value, (list, dict)):
-            return value, False
-    return None
+            if repeated:
+                _note(
+                    problems,
+                    ProblemKind.SKIPPED_TEXT,
+                    f"code block {_numbers(repeated)} repeats an earlier block; read once",
+                )
+            return chosen
+    values, first = scan_region(text, _holds_items)
+    if values:
+        return values
+    fallback = fallback or first
+    return [fallback] if fallback is not None else []
 
 
-def _decode_text(text: str, problems: list[Problem]) -> tuple[Any, bool]:
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:8])) + (", ..." if len(numbers) > 8 else "")
+
+
+def _decode_text(text: str, problems: list[Problem]) -> list[Found]:
     if "<start_of_mask>" in text and _UNQUOTED_TOKENS.search(text):
         repaired = _UNQUOTED_TOKENS.sub(lambda m: f'{m.group(1)}"{m.group(2).strip()}"', text)
         if repaired != text:
-            problems.append(
-                Problem(
-                    index=None,
-                    kind=ProblemKind.REPAIRED_JSON,
-                    message="quoted bare <start_of_mask> tokens to read the JSON",
-                )
+            _note(
+                problems,
+                ProblemKind.REPAIRED_JSON,
+                "quoted bare <start_of_mask> tokens to read the JSON",
             )
             text = repaired
-    for region in _candidate_regions(text):
-        decoded = _decode_region(region, problems)
-        if decoded is not None:
-            return decoded
-    # Python repr (single quotes, True/None), as printed by some pipelines.
-    for region in _candidate_regions(text):
-        for start in _json_starts(region)[:4]:
-            if len(region) - start > _MAX_LITERAL_CHARS:
-                break
-            try:
-                value = ast.literal_eval(region[start:].strip())
-            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-                continue
-            if isinstance(value, (list, dict)):
-                problems.append(
-                    Problem(
-                        index=None,
-                        kind=ProblemKind.REPAIRED_JSON,
-                        message="answer was a Python literal, not JSON",
-                    )
+    found = _found_values(text, problems)
+    if found:
+        for f in found:
+            if f.repaired:
+                _note(
+                    problems,
+                    ProblemKind.REPAIRED_JSON,
+                    "answer JSON was invalid; items were read one by one",
                 )
-                return value, False
+        return found
+    # Python repr (single quotes, True/None), as printed by some pipelines.
+    regions = [b for b in fenced_blocks(text) if "[" in b or "{" in b] if "```" in text else []
+    for region in [*regions, text]:
+        value = literal_value(region)
+        if value is not None:
+            _note(problems, ProblemKind.REPAIRED_JSON, "answer was a Python literal, not JSON")
+            return [Found(value)]
     raise ParseError("no JSON list or object found in the answer", _excerpt(text))
 
 
 # ------------------------------------------------------------------------ items
+def _is_pair(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return True
+    return isinstance(value, dict) and "x" in value and "y" in value
+
+
 def _looks_like_item(value: Any) -> bool:
-    return isinstance(value, dict) and bool(ITEM_KEYS & value.keys())
+    if not isinstance(value, dict):
+        return False
+    if ITEM_KEYS & value.keys():
+        return True
+    points = value.get("points")
+    return isinstance(points, list) and bool(points) and _is_pair(points[0])
 
 
-def _items_from_value(value: Any, text: str) -> list[Any]:
+def _holds_items(value: Any) -> bool:
+    """True when a decoded JSON value holds at least one detection item."""
     if isinstance(value, list):
-        return value
+        return any(_looks_like_item(v) or (isinstance(v, dict) and "label" in v) for v in value)
     if isinstance(value, dict):
-        if _looks_like_item(value):
-            return [value]
-        lowered = {k.lower(): k for k in value if isinstance(k, str)}
-        for key in WRAPPER_KEYS:
-            if key in lowered and isinstance(value[lowered[key]], list):
-                return list(value[lowered[key]])
-        for v in value.values():
-            if isinstance(v, list) and any(_looks_like_item(x) for x in v):
-                return v
+        return _looks_like_item(value) or any(
+            isinstance(v, list) and any(isinstance(x, dict) for x in v) for v in value.values()
+        )
+    return False
+
+
+@dataclass
+class _Items:
+    items: list[Any]
+    mask_map: dict[str, Any] | list[Any]
+
+
+def _items_from_value(value: Any, text: str, problems: list[Problem]) -> _Items:
+    if isinstance(value, list):
+        return _Items(value, {})
+    if not isinstance(value, dict):
+        raise ParseError("the answer's JSON is neither a list nor an object", _excerpt(text))
+    if _looks_like_item(value):
+        return _Items([value], {})
+    masks = next((v for k, v in value.items() if str(k).lower() == "masks"), None)
+    mask_map: dict[str, Any] | list[Any] = {}
+    if isinstance(masks, dict) or (
+        isinstance(masks, list) and masks and not any(isinstance(m, dict) for m in masks)
+    ):
+        mask_map = masks
+    lists = [
+        k
+        for k, v in value.items()
+        if isinstance(v, list)
+        and v is not mask_map
+        and (str(k).lower() in WRAPPER_KEYS or any(_looks_like_item(x) for x in v))
+    ]
+    if not lists:
         if "label" in value:
-            return [value]
+            return _Items([value], mask_map)
         raise ParseError(
             "the JSON object holds no detection items (expected a list, an item with "
             f"box_2d/point/mask, or a wrapper such as {{'boxes': [...]}}); keys: "
             f"{sorted(map(str, value))[:8]}",
             _excerpt(text),
         )
-    raise ParseError("the answer's JSON is neither a list nor an object", _excerpt(text))
+    if len(lists) > 1:
+        sizes = ", ".join(f"{k!r} ({len(value[k])})" for k in lists[:8])
+        _note(
+            problems,
+            ProblemKind.MERGED_LISTS,
+            f"items read from {len(lists)} lists: {sizes}; item indices run on across them",
+        )
+    used = {*lists, *(k for k, v in value.items() if v is mask_map and mask_map)}
+    unread = [str(k) for k in value if k not in used]
+    if unread:
+        _note(
+            problems,
+            ProblemKind.UNREAD_FIELDS,
+            f"answer fields not read: {', '.join(map(repr, unread[:8]))}",
+        )
+    return _Items([x for k in lists for x in value[k]], mask_map)
+
+
+def _truncation(found: Found | None, first_index: int, info: AnswerInfo) -> Problem | None:
+    """The one place that decides whether an answer is truncated, and why: the text
+    ends mid-way (the last JSON value was cut) or the API's finish reason says the model
+    hit its output limit. ``first_index`` is the item index where ``found`` starts."""
+    if found is not None and found.truncated:
+        kept = len(found.value) if isinstance(found.value, list) else 0
+        lost = first_index + kept
+        return Problem(
+            index=lost if found.lost_item else None,
+            kind=ProblemKind.TRUNCATED,
+            message=(
+                f"answer ends mid-way (after {found.chars} characters); "
+                f"kept the {kept} complete item(s)"
+                + (f", item {lost} was cut off" if found.lost_item else "")
+            ),
+            dropped=found.lost_item,
+        )
+    if is_truncation_reason(info.finish_reason):
+        return Problem(
+            index=None,
+            kind=ProblemKind.TRUNCATED,
+            message=f"finish reason {info.finish_reason}: the model hit its output limit",
+        )
+    return None
+
+
+def _answer_value(
+    answer: str | bytes | dict[str, Any] | list[Any], problems: list[Problem]
+) -> tuple[list[Found], str, AnswerInfo | None]:
+    """The decoded JSON values of any answer form, its text and (for API responses) info."""
+    if isinstance(answer, (bytes, bytearray, memoryview)):
+        answer = bytes(answer).decode("utf-8", errors="replace")
+    if isinstance(answer, str):
+        stripped = answer.strip()
+        if not stripped:
+            raise ParseError("the answer is empty")
+        value = None
+        if stripped[0] in "[{":
+            try:
+                value = loads(stripped)
+            except ValueError:
+                value = None
+        if value is None:
+            return _decode_text(answer, problems), answer, None
+        if not is_envelope(value):
+            return [Found(value, chars=len(answer))], answer, None
+        answer = value
+    elif not isinstance(answer, (dict, list)):
+        raise TypeError(f"answer must be str, bytes, dict or list, not {type(answer).__name__}")
+    if not is_envelope(answer):
+        return [Found(answer)], "", None
+    text, info = unwrap_envelope(answer)
+    if not text.strip():
+        raise ParseError("the API response holds no answer text")
+    return _decode_text(text, problems), text, info
 
 
 def read_answer(answer: str | bytes | dict[str, Any] | list[Any]) -> RawAnswer:
     """Turn any supported answer form into raw items. Raises :class:`ParseError` only when
     nothing can be read at all."""
     problems: list[Problem] = []
-    info: AnswerInfo | None = None
-    value: Any
-    truncated = False
-    if isinstance(answer, (bytes, bytearray, memoryview)):
-        answer = bytes(answer).decode("utf-8", errors="replace")
-    if isinstance(answer, str):
-        text = answer
-        stripped = text.strip()
-        if not stripped:
-            raise ParseError("the answer is empty")
-        value = None
-        if stripped[0] in "[{":
-            try:
-                value = _loads(stripped)
-            except ValueError:
-                value = None
-        if value is not None and is_envelope(value):
-            text, info = unwrap_envelope(value)
-            value = None
-        if value is None:
-            if not text.strip():
-                raise ParseError("the API response holds no answer text")
-            value, truncated = _decode_text(text, problems)
-    elif isinstance(answer, (dict, list)):
-        if is_envelope(answer):
-            text, info = unwrap_envelope(answer)
-            if not text.strip():
-                raise ParseError("the API response holds no answer text")
-            value, truncated = _decode_text(text, problems)
-        else:
-            value = answer
-            text = ""
-    else:
-        raise TypeError(f"answer must be str, bytes, dict or list, not {type(answer).__name__}")
-    items = _items_from_value(value, text)
+    found, text, info = _answer_value(answer, problems)
+    if not found:
+        raise ParseError("no JSON list or object found in the answer", _excerpt(text))
+    items: list[Any] = []
+    mask_map: dict[str, Any] | list[Any] = {}
+    for value in found:
+        start = len(items)
+        read = _items_from_value(value.value, text, problems)
+        items.extend(read.items)
+        mask_map = read.mask_map or mask_map
+    if len(found) > 1:
+        _note(
+            problems,
+            ProblemKind.MERGED_LISTS,
+            f"items read from {len(found)} separate JSON values in the answer; "
+            "item indices run on across them",
+        )
     if info is None:
         info = AnswerInfo(text=text)
+    truncation = _truncation(found[-1], start, info)
+    if truncation is not None:
+        problems.append(truncation)
     reason = (info.finish_reason or "").upper()
-    if reason in TRUNCATED_REASONS and not truncated:
-        truncated = True
-        problems.append(
-            Problem(
-                index=None,
-                kind=ProblemKind.TRUNCATED,
-                message=f"finish reason {info.finish_reason}: the model hit its output limit",
-            )
+    if reason and reason not in NORMAL_REASONS and not is_truncation_reason(reason):
+        _note(
+            problems,
+            ProblemKind.FINISH_REASON,
+            f"the API reports finish reason {info.finish_reason}",
         )
-    elif reason and reason not in NORMAL_REASONS | TRUNCATED_REASONS:
-        problems.append(
-            Problem(
-                index=None,
-                kind=ProblemKind.FINISH_REASON,
-                message=f"the API reports finish reason {info.finish_reason}",
-            )
-        )
-    if truncated != info.truncated:
-        info = AnswerInfo(
-            text=info.text,
-            finish_reason=info.finish_reason,
-            usage=info.usage,
-            model=info.model,
-            truncated=truncated,
-            extra=info.extra,
-        )
-    return RawAnswer(items=items, info=info, problems=problems)
+    if (truncation is not None) != info.truncated:
+        info = replace(info, truncated=truncation is not None)
+    return RawAnswer(items=items, info=info, problems=problems, mask_map=mask_map)

@@ -70,10 +70,11 @@ def paste_boxes(boxes_yxyx_1000: npt.ArrayLike, width: int, height: int) -> IntA
     """Integer paste boxes ``(N, 4) [x0, y0, x1, y1]`` for box-covering PNG masks.
 
     This is Google's reference convention: scale the *unclamped* corners to pixels and
-    truncate (``floor``; ``int()`` in the cookbook). The mask PNG is resized to
+    truncate toward zero (``int()`` in the cookbook; it differs from ``floor`` for a
+    negative corner: -3.7 → -3). The mask PNG is resized to
     ``(x1 - x0) × (y1 - y0)`` pixels and covers columns ``x0 … x1 - 1`` and rows
     ``y0 … y1 - 1``. Parts outside the image are cropped by the caller.
     """
     sorted_xyxy = boxes_yxyx_1000_to_xyxy(boxes_yxyx_1000, width, height, clamp=False)
     # Bounded first: absurd boxes (1e300, inf) would not fit int64.
-    return np.floor(np.clip(sorted_xyxy, -(2.0**53), 2.0**53)).astype(np.int64)
+    return np.trunc(np.clip(sorted_xyxy, -(2.0**53), 2.0**53)).astype(np.int64)

@@ -59,15 +59,25 @@ class Detections:
     - ``problems``: every dropped or degraded item (see :class:`~boxmask.Problem`).
     - ``source_index``: ``(N,)`` int64 position of each item in the model's list.
     - ``width``, ``height``: the image size in pixels the coordinates refer to.
+    - ``boxes_3d``: ``(N, 9)`` float64 as the model gave them (NaN rows where absent) or
+      None: ``[x_center, y_center, z_center, x_size, y_size, z_size, roll, pitch, yaw]``,
+      centre and size in metres in the camera frame, angles in degrees (Gemini's 3D
+      prompt). Not projected to 2D: the answer gives no camera intrinsics. An item with
+      only a ``box_3d`` has ``has_box`` False.
+    - ``point_lists``: per item a ``(K, 2)`` float64 array of pixel ``(x, y)`` points (an
+      item-level ``points`` list: a trajectory, several points of one object) or None; the
+      attribute is None when no item had one.
     """
 
     __slots__ = (
         "answer",
         "boxes",
+        "boxes_3d",
         "has_box",
         "height",
         "labels",
         "masks",
+        "point_lists",
         "points",
         "problems",
         "scores",
@@ -89,6 +99,8 @@ class Detections:
         source_index: npt.ArrayLike | None = None,
         has_box: npt.ArrayLike | None = None,
         answer: AnswerInfo | None = None,
+        boxes_3d: npt.ArrayLike | None = None,
+        point_lists: Sequence[npt.ArrayLike | None] | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"image size must be positive, got {width}x{height}")
@@ -122,6 +134,17 @@ class Detections:
             else np.asarray(has_box, dtype=np.bool_).reshape(n)
         )
         self.answer = answer
+        self.boxes_3d: FloatArray | None = (
+            None if boxes_3d is None else np.asarray(boxes_3d, dtype=np.float64).reshape(n, 9)
+        )
+        self.point_lists: list[FloatArray | None] | None = None
+        if point_lists is not None:
+            if len(point_lists) != n:
+                raise ValueError(f"{len(point_lists)} point lists for {n} boxes")
+            self.point_lists = [
+                None if p is None else np.asarray(p, dtype=np.float64).reshape(-1, 2)
+                for p in point_lists
+            ]
 
     @classmethod
     def empty(cls, width: int, height: int, *, problems: Sequence[Problem] = ()) -> Detections:
@@ -188,6 +211,10 @@ class Detections:
             source_index=self.source_index[positions],
             has_box=self.has_box[positions],
             answer=self.answer,
+            boxes_3d=None if self.boxes_3d is None else self.boxes_3d[positions],
+            point_lists=(
+                None if self.point_lists is None else [self.point_lists[p] for p in positions]
+            ),
         )
 
     # ---------------------------------------------------------------- helpers

@@ -20,6 +20,7 @@ __all__ = [
     "TRUNCATED_REASONS",
     "ResponseText",
     "is_envelope",
+    "is_truncation_reason",
     "read_generate_content",
     "read_interaction",
     "read_response",
@@ -43,6 +44,13 @@ BLOCK_REASONS = frozenset(
         "OTHER",
     }
 )
+
+
+def is_truncation_reason(finish_reason: str | None) -> bool:
+    """True when a finish reason (any case) means the model hit its output limit: the one
+    rule for "truncated" in boxmask (parse problems, ``Response.truncated``, the API's
+    ``TruncatedError``)."""
+    return (finish_reason or "").upper() in TRUNCATED_REASONS
 
 
 def is_envelope(value: Any) -> bool:
@@ -83,7 +91,7 @@ class ResponseText:
     @property
     def truncated(self) -> bool:
         """The model stopped at its output limit (MAX_TOKENS / incomplete)."""
-        return (self.finish_reason or "").upper() in TRUNCATED_REASONS
+        return is_truncation_reason(self.finish_reason)
 
     def info(self) -> AnswerInfo:
         """The :class:`~boxmask.AnswerInfo` attached to parsed detections."""

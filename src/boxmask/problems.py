@@ -86,6 +86,27 @@ class ProblemKind(str, Enum):
     MASK_WITHOUT_BOX = "mask_without_box"
     #: The API reported a non-normal finish (SAFETY, RECITATION, ...).
     FINISH_REASON = "finish_reason"
+    #: A mask was not decoded because the answer's masks would exceed the per-answer
+    #: budget (``max_crop_pixels`` crop pixels, or polygon boundary points walked).
+    MASK_BUDGET = "mask_budget"
+    #: A part of the answer text that looked like JSON (a code block holding an example
+    #: or a template, a repeated block) held no detection items and was skipped.
+    SKIPPED_TEXT = "skipped_text"
+    #: Items came from several lists or JSON values (split over code blocks, or several
+    #: wrapper keys); all were read and item indices run on across them.
+    MERGED_LISTS = "merged_lists"
+    #: Fields of the items (or of the wrapper object) that boxmask does not read; they
+    #: are named so that nothing is lost silently.
+    UNREAD_FIELDS = "unread_fields"
+    #: The coordinate scale was guessed (0-1 values, Qwen keys) because the caller chose
+    #: none; the message says what was seen and which ``coords=``/``model=`` to pass.
+    COORDS_GUESSED = "coords_guessed"
+    #: A polygon mask lies outside its own box as given x-first: read y-first when that
+    #: fits the box (``polygon_order="auto"``), else kept and reported.
+    POLYGON_ORDER = "polygon_order"
+    #: A mask PNG's pixel data inflates past the size its header declares; decoding
+    #: stopped at the declared size.
+    MASK_OVERFLOW = "mask_overflow"
 
 
 class ImageKind(str, Enum):

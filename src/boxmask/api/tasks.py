@@ -32,6 +32,7 @@ from boxmask.api.wire import (
     read_answer,
 )
 from boxmask.detections import Detections
+from boxmask.envelopes import is_truncation_reason
 from boxmask.errors import (
     ApiError,
     BlockedError,
@@ -92,7 +93,7 @@ class Response:
     @property
     def truncated(self) -> bool:
         """True when the model stopped at its output-token limit."""
-        return (self.finish_reason or "").upper() in ("MAX_TOKENS", "INCOMPLETE", "BUDGET_EXCEEDED")
+        return is_truncation_reason(self.finish_reason)
 
 
 def _b64_len(data: bytes) -> int:

@@ -6,8 +6,9 @@ output is plain dicts, so FiftyOne itself is never needed.
 
 supervision (``sv.Detections``): ``xyxy`` is boxmask's pixel-edge ``[xmin, ymin, xmax,
 ymax]`` as is; ``confidence`` the scores (NaN where an item had none; None when no item
-had one); ``class_id`` 0-based in first-seen label order (or the order of the
-``class_names`` given); ``data["class_name"]`` the labels. Masks become supervision's
+had one); ``class_id`` 0-based in sorted label order, as supervision's own ``from_vlm``
+numbers them (or the order of the ``class_names``/``classes`` given);
+``data["class_name"]`` the labels. Masks become supervision's
 crop-scoped ``CompactMask`` when the installed supervision has it (no ``N × H × W``
 array), else a dense ``(N, H, W)`` bool array. Items without a mask get an all-False
 mask. Point-only items keep their zero-size box.
@@ -61,24 +62,39 @@ def _compact_mask(sv: Any, masks: Masks) -> Any:
 def to_supervision(
     detections: Detections,
     *,
+    classes: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     compact: bool = True,
 ) -> Any:
     """An ``sv.Detections`` with the same items (see the module docs for the mapping).
 
-    ``class_names`` fixes ``class_id`` (position in the list; a label not in it raises
-    :class:`~boxmask.ExportError`); ``compact=False`` forces dense masks.
+    ``classes`` works as supervision's ``from_vlm(..., classes=)``: only items whose
+    label is in it are kept, numbered by their position in it. ``class_names`` fixes
+    ``class_id`` the same way but keeps every item (a label not in it raises
+    :class:`~boxmask.ExportError`). Without either, ids follow the sorted labels, as
+    supervision does. ``compact=False`` forces dense masks.
     """
     sv = _supervision()
-    names = [normalize_label(n) for n in class_names] if class_names is not None else None
-    order: dict[str, int] = {n: i for i, n in enumerate(names)} if names is not None else {}
+    if classes is not None and class_names is not None:
+        raise ExportError("pass classes= (a filter) or class_names= (all items), not both")
+    if classes is not None:
+        wanted = {normalize_label(c) for c in classes}
+        keep = [i for i, label in enumerate(detections.labels) if normalize_label(label) in wanted]
+        detections = detections[np.array(keep, dtype=np.int64)]
+        class_names = classes
+    labels = [normalize_label(label) for label in detections.labels]
+    names = (
+        [normalize_label(n) for n in class_names]
+        if class_names is not None
+        else sorted(set(labels))
+    )
+    order: dict[str, int] = {}
+    for i, name in enumerate(names):
+        order.setdefault(name, i)
     class_id = np.zeros(len(detections), dtype=np.int64)
-    for i, label in enumerate(detections.labels):
-        name = normalize_label(label)
+    for i, name in enumerate(labels):
         if name not in order:
-            if names is not None:
-                raise ExportError(f"label {name!r} is not in class_names")
-            order[name] = len(order)
+            raise ExportError(f"label {name!r} is not in class_names")
         class_id[i] = order[name]
     mask: Any = None
     if detections.masks is not None:

@@ -10,12 +10,15 @@ proportional to the polygon's perimeter and bounding box, never to the image.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 __all__ = ["MAX_WALK", "rasterize_polygon", "rasterize_polygons", "walk_length"]
 
 _SCALE = 5.0
+_SCALE_INT = 5
 #: Most boundary points :func:`rasterize_polygon` walks (5 per pixel of outline, as
 #: pycocotools does): 400,000 pixels of outline, 28 times around a 12 MP image. The walk
 #: holds ~100 bytes per point, so a polygon with vertices far outside the image (a
@@ -28,21 +31,20 @@ BoolArray = npt.NDArray[np.bool_]
 Crop = tuple[int, int, BoolArray]
 
 
-def _crossings(xy: npt.NDArray[np.float64], width: int, height: int) -> npt.NDArray[np.int64]:
-    """Column-major flat positions (x·h + y) where the fill parity flips (pycocotools rules)."""
+def _edges(xy: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[Any]]:
+    """pycocotools' per-edge walk set-up on the 5× upsampled integer grid."""
     # (int)(scale * v + .5) in C truncates toward zero.
     xs = np.trunc(_SCALE * xy[:, 0] + 0.5).astype(np.int64)
     ys = np.trunc(_SCALE * xy[:, 1] + 0.5).astype(np.int64)
-    x_start, y_start = xs, ys
     x_end, y_end = np.roll(xs, -1), np.roll(ys, -1)
-    dx = np.abs(x_end - x_start)
-    dy = np.abs(y_end - y_start)
+    dx = np.abs(x_end - xs)
+    dy = np.abs(y_end - ys)
     along_x = dx >= dy
-    flip = (along_x & (x_start > x_end)) | (~along_x & (y_start > y_end))
-    xs0 = np.where(flip, x_end, x_start)
-    xs1 = np.where(flip, x_start, x_end)
-    ys0 = np.where(flip, y_end, y_start)
-    ys1 = np.where(flip, y_start, y_end)
+    flip = (along_x & (xs > x_end)) | (~along_x & (ys > y_end))
+    xs0 = np.where(flip, x_end, xs)
+    xs1 = np.where(flip, xs, x_end)
+    ys0 = np.where(flip, y_end, ys)
+    ys1 = np.where(flip, ys, y_end)
     steps = np.maximum(dx, dy)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(
@@ -51,26 +53,102 @@ def _crossings(xy: npt.NDArray[np.float64], width: int, height: int) -> npt.NDAr
             (xs1 - xs0).astype(np.float64) / dy,
         )
     slope = np.where(steps == 0, 0.0, slope)
-    counts = steps + 1
-    edge = np.repeat(np.arange(len(xs)), counts)
-    starts = np.cumsum(counts) - counts
-    d = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-    t = np.where(flip[edge], steps[edge] - d, d)
-    tf = t.astype(np.float64)
-    ax = along_x[edge]
-    u = np.where(ax, t + xs0[edge], np.trunc(xs0[edge] + slope[edge] * tf + 0.5).astype(np.int64))
-    v = np.where(ax, np.trunc(ys0[edge] + slope[edge] * tf + 0.5).astype(np.int64), t + ys0[edge])
+    return {
+        "along_x": along_x,
+        "flip": flip,
+        "xs0": xs0,
+        "ys0": ys0,
+        "xs1": xs1,
+        "steps": steps,
+        "slope": slope,
+    }
 
-    changed = u[1:] != u[:-1]
-    u_cur, u_prev = u[1:][changed], u[:-1][changed]
-    v_cur, v_prev = v[1:][changed], v[:-1][changed]
-    xd = np.where(u_cur < u_prev, u_cur, u_cur - 1).astype(np.float64)
-    xd = (xd + 0.5) / _SCALE - 0.5
-    keep = (np.floor(xd) == xd) & (xd >= 0) & (xd <= width - 1)
-    yd = np.where(v_cur < v_prev, v_cur, v_prev).astype(np.float64)
-    yd = (yd + 0.5) / _SCALE - 0.5
-    yd = np.ceil(np.clip(yd, 0, height))
-    return (xd[keep].astype(np.int64) * height + yd[keep].astype(np.int64)).astype(np.int64)
+
+def _walk_point(
+    e: dict[str, npt.NDArray[Any]], edge: npt.NDArray[np.int64], t: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Walk point ``(u, v)`` at parameter ``t`` of ``edge`` (pycocotools' formulas)."""
+    tf = t.astype(np.float64)
+    ax = e["along_x"][edge]
+    xs0, ys0, slope = e["xs0"][edge], e["ys0"][edge], e["slope"][edge]
+    u = np.where(ax, t + xs0, np.trunc(xs0 + slope * tf + 0.5).astype(np.int64))
+    v = np.where(ax, np.trunc(ys0 + slope * tf + 0.5).astype(np.int64), t + ys0)
+    return u, v
+
+
+def _pair_crossings(
+    u_prev: npt.NDArray[np.int64],
+    v_prev: npt.NDArray[np.int64],
+    u_cur: npt.NDArray[np.int64],
+    v_cur: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Upsampled ``(x, y)`` of the crossings of consecutive walk points where u changes."""
+    changed = u_cur != u_prev
+    u_cur, u_prev = u_cur[changed], u_prev[changed]
+    v_cur, v_prev = v_cur[changed], v_prev[changed]
+    return np.where(u_cur < u_prev, u_cur, u_cur - 1), np.where(v_cur < v_prev, v_cur, v_prev)
+
+
+def _crossings(xy: npt.NDArray[np.float64], width: int, height: int) -> npt.NDArray[np.int64]:
+    """Column-major flat positions (x·h + y) where the fill parity flips (pycocotools rules).
+
+    pycocotools walks every upsampled boundary point and keeps consecutive pairs whose
+    column ``u`` changes at a pixel centre (``u ≡ 2 mod 5``). Walked here, with the same
+    arithmetic: on mostly-horizontal edges ``u`` steps by one, so only the pairs at those
+    centres (and inside the image's columns) are computed; mostly-vertical edges are
+    walked point by point; and the pairs joining one edge's last point to the next
+    edge's first.
+    """
+    e = _edges(xy)
+    along_x, steps, xs0, xs1 = e["along_x"], e["steps"], e["xs0"], e["xs1"]
+    xd_parts: list[npt.NDArray[np.int64]] = []
+    yd_parts: list[npt.NDArray[np.int64]] = []
+    # Mostly-horizontal edges: pairs (k, k + 1) with k ≡ 2 (mod 5) in the image's columns.
+    hx = np.flatnonzero(along_x & (steps > 0))
+    if hx.size:
+        lo = np.maximum(xs0[hx], 2)
+        hi = np.minimum(xs1[hx] - 1, _SCALE_INT * (width - 1) + 2)
+        first = lo + (2 - lo) % _SCALE_INT
+        counts = np.where(hi >= first, (hi - first) // _SCALE_INT + 1, 0)
+        edge = np.repeat(hx, counts)
+        starts = np.cumsum(counts) - counts
+        k = np.repeat(first, counts) + _SCALE_INT * (
+            np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+        )
+        t = k - xs0[edge]
+        _, v_a = _walk_point(e, edge, t)
+        _, v_b = _walk_point(e, edge, t + 1)
+        xd_parts.append(k)
+        yd_parts.append(np.minimum(v_a, v_b))
+    # Mostly-vertical edges: every point, consecutive pairs inside each edge.
+    vy = np.flatnonzero(~along_x)
+    if vy.size:
+        counts = steps[vy] + 1
+        edge = np.repeat(vy, counts)
+        starts = np.cumsum(counts) - counts
+        d = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+        t = np.where(e["flip"][edge], steps[edge] - d, d)
+        u, v = _walk_point(e, edge, t)
+        inside = d[1:] != 0  # both points of the pair on the same edge
+        xd, yd = _pair_crossings(u[:-1][inside], v[:-1][inside], u[1:][inside], v[1:][inside])
+        xd_parts.append(xd)
+        yd_parts.append(yd)
+    # Joins: the last point of edge i and the first point of edge i + 1.
+    if len(steps) > 1:
+        edges = np.arange(len(steps), dtype=np.int64)
+        flip = e["flip"]
+        last_u, last_v = _walk_point(e, edges[:-1], np.where(flip[:-1], 0, steps[:-1]))
+        first_u, first_v = _walk_point(e, edges[1:], np.where(flip[1:], steps[1:], 0))
+        xd, yd = _pair_crossings(last_u, last_v, first_u, first_v)
+        xd_parts.append(xd)
+        yd_parts.append(yd)
+    if not xd_parts:
+        return np.zeros(0, dtype=np.int64)
+    xd_all = (np.concatenate(xd_parts).astype(np.float64) + 0.5) / _SCALE - 0.5
+    keep = (np.floor(xd_all) == xd_all) & (xd_all >= 0) & (xd_all <= width - 1)
+    yd_all = (np.concatenate(yd_parts).astype(np.float64) + 0.5) / _SCALE - 0.5
+    yd_all = np.ceil(np.clip(yd_all, 0, height))
+    return xd_all[keep].astype(np.int64) * height + yd_all[keep].astype(np.int64)
 
 
 def _effective_toggles(positions: npt.NDArray[np.int64], total: int) -> npt.NDArray[np.int64]:
@@ -127,10 +205,17 @@ def rasterize_polygon(xy_pixels: npt.ArrayLike, width: int, height: int) -> Crop
         crop_h = y1 - y0
         if crop_h <= 0:
             return empty
-        grid = np.zeros((x1 - x0, crop_h + 1), dtype=np.uint8)
-        np.bitwise_xor.at(grid, (cols - x0, rows - y0), 1)
-        filled = np.bitwise_xor.accumulate(grid[:, :crop_h], axis=1)
-        return x0, y0, np.ascontiguousarray(filled.T).view(np.bool_)
+        # Row-major from the start (toggles are unique, so plain assignment), filled
+        # down each column in place: no transpose, no scatter-add.
+        # Rows padded to whole 8-byte words: the XOR runs on uint64, 8 columns at once
+        # (each byte is its own column, XOR does not carry), 40x faster than on bytes.
+        crop_w = x1 - x0
+        grid = np.zeros((crop_h + 1, -(-crop_w // 8) * 8), dtype=np.uint8)
+        grid[rows - y0, cols - x0] = 1
+        words = grid[:crop_h].view(np.uint64)
+        np.bitwise_xor.accumulate(words, axis=0, out=words)
+        filled = grid[:crop_h, :crop_w]
+        return x0, y0, np.ascontiguousarray(filled).view(np.bool_)
     # Degenerate polygons can leave a column open; pycocotools then carries the fill
     # into the next columns (column-major runs). Reproduce that over full columns.
     span = (width - x0) * height
