@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
+from tests.fixture_paths import FIXTURES, ROOT
+
 REAL_ANSWERS = ROOT.parent / "shared" / "data" / "gemini-answers"
 
 
