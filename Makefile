@@ -38,7 +38,7 @@ demo: $(RUNTIME_STAMP)
 
 # the documentation site (mkdocs-material + mkdocstrings), warnings are errors
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

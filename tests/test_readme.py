@@ -33,14 +33,16 @@ SHELL_BLOCKS = [s for s in SNIPPETS if s.language == "sh"]
 RUNNER = Path(__file__).resolve().parent / "snippets.py"
 
 #: What the README's reader has at hand: name in the README -> fixture it is made of.
-WORKSPACE = {
+WORKSPACE: dict[str, Path | tuple[Path, ...]] = {
     "kitchen.jpg": FIXTURE_IMAGES / "coffee.jpg",
     "photo.jpg": FIXTURE_IMAGES / "chelsea.jpg",
     "a.jpg": FIXTURE_IMAGES / "astronaut.jpg",
     "b.jpg": FIXTURE_IMAGES / "rocket.jpg",
     "answer.txt": FIXTURE_ANSWERS / "coffee.seg-png.txt",
-    "answers": FIXTURE_ANSWERS,
-    "images": FIXTURE_IMAGES,
+    # `convert answers/`: a folder of answers with their photos (the layout jobs_from_dir
+    # pairs today; with the photos in a sibling images/ folder it finds none, issue 12)
+    "answers": (FIXTURE_ANSWERS, FIXTURE_IMAGES),
+    "images": (FIXTURE_IMAGES,),
 }
 #: Manifests the README names: clean answers only, so ``--strict`` has nothing to report.
 MANIFEST_PAIRS = [
@@ -53,8 +55,9 @@ MANIFEST_PAIRS = [
 def make_workspace(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, source in WORKSPACE.items():
-        if source.is_dir():
-            shutil.copytree(source, folder / name)
+        if isinstance(source, tuple):
+            for directory in source:
+                shutil.copytree(directory, folder / name, dirs_exist_ok=True)
         else:
             shutil.copyfile(source, folder / name)
     lines = [json.dumps({"image": image, "answer": answer}) for image, answer in MANIFEST_PAIRS]
@@ -67,7 +70,7 @@ def make_workspace(folder: Path) -> Path:
 def fake_api() -> Iterator[str]:
     from boxmask.testing.server import FakeGemini
 
-    with FakeGemini(port=0) as server:
+    with FakeGemini(api_keys=None, port=0) as server:
         yield server.base_url
 
 
