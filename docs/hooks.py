@@ -25,7 +25,9 @@ from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-_DIRECTIVE = re.compile(r"^<!--\s*(readme-intro|readme|include|cli-help)\s*:?\s*(.*?)\s*-->\s*$", re.M)
+_DIRECTIVE = re.compile(
+    r"^<!--\s*(readme-intro|readme|include|cli-help)\s*:?\s*(.*?)\s*-->\s*$", re.M
+)
 _DOCS_LINK = re.compile(r"\]\(docs/([^)\s]+)\)")
 
 
