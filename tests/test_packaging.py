@@ -26,7 +26,7 @@ import pytest
 
 import boxmask
 from boxmask.cli.main import build_parser
-from tests.fixture_paths import FIXTURES, ROOT
+from tests.fixture_paths import FIXTURE_IMAGES, FIXTURES, ROOT
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (the checks are the same on 3.10)
 
@@ -275,3 +275,51 @@ def test_installed_wheel_serves_the_fake_api(installed: Path, outside: Path, ser
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fake-key-for-tests" not in done.stdout + done.stderr
     assert json.loads(done.stdout), done.stdout
+
+
+# ---------------------------------------------------------------- the demo's package data (fast)
+
+
+def test_demo_runs_on_the_bundled_fixtures_from_any_folder(tmp_path: Path) -> None:
+    from boxmask.cli.demo import bundled_fixtures
+
+    with bundled_fixtures() as folder:
+        assert (folder / "answers").is_dir() and (folder / "images").is_dir()
+    done = _run([sys.executable, "-m", "boxmask.cli.main", "demo", "--out", "o"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "answers/coffee.seg-png.txt" in done.stdout  # named within the fixtures folder
+    report = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    assert len(report["files"]) == len(list((FIXTURES / "answers").iterdir()))
+
+
+def test_demo_on_a_missing_fixtures_folder_is_a_usage_error(tmp_path: Path) -> None:
+    done = _run(
+        [sys.executable, "-m", "boxmask.cli.main", "demo", "--fixtures", "nope", "--out", "o"],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "boxmask: error: fixtures folder nope not found"
+    assert not (tmp_path / "o").exists()
+
+
+def test_bundled_fixtures_copy_out_of_an_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imported from a zip, the fixtures are copied to a temporary folder and removed."""
+    import io
+
+    from boxmask.cli import demo
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in FIXTURES.rglob("*"):
+            if path.is_file():
+                zf.write(path, "boxmask/" + path.relative_to(FIXTURES.parent).as_posix())
+    archive = zipfile.Path(zipfile.ZipFile(io.BytesIO(buffer.getvalue())), "boxmask/")
+    monkeypatch.setattr(demo.resources, "files", lambda _name: archive)
+    with demo.bundled_fixtures() as folder:
+        assert sorted(p.name for p in (folder / "answers").iterdir()) == sorted(
+            p.name for p in (FIXTURES / "answers").iterdir()
+        )
+        assert (folder / "images" / "coffee.jpg").read_bytes() == (
+            FIXTURE_IMAGES / "coffee.jpg"
+        ).read_bytes()
+    assert not folder.exists()

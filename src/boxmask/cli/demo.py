@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import os
 import shutil
 import sys
 import tempfile
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _convert(fixtures: Path, out: Path) -> int:
     jobs, unpaired = jobs_from_dir(fixtures)
+    # Reports name each answer within the fixtures folder, printed once above them.
+    jobs = [dataclasses.replace(j, source=_within(j.source, fixtures)) for j in jobs]
+    print(f"fixtures: {fixtures}")
     options = BatchOptions(
         coco=out / "coco.json",
         overlays=out / "overlays",
@@ -108,3 +113,8 @@ def _convert(fixtures: Path, out: Path) -> int:
         f"{options.yolo}/, {options.report}"
     )
     return 1 if report.failed or not jobs else 0
+
+
+def _within(path: str, folder: Path) -> str:
+    relative = os.path.relpath(path, folder)
+    return path if relative.startswith("..") else Path(relative).as_posix()
