@@ -48,7 +48,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks tools docs
 
 clean:
-	rm -rf $(VENV) out build *.egg-info src/*.egg-info
+	rm -rf $(VENV) out build dist *.egg-info src/*.egg-info
 
 # Coverage-guided fuzzing (atheris/libFuzzer) of every target in fuzz/targets.py for
 # FUZZ_SECONDS each (FUZZ_TARGETS="a b" to pick). Inputs that add coverage and crashes go

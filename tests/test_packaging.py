@@ -14,8 +14,10 @@ import fnmatch
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -143,14 +145,20 @@ def wheel(dist: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv (no system site-packages) with the wheel and its runtime deps; its bin/."""
-    env_dir = tmp_path_factory.mktemp("venv")
-    venv.create(env_dir, with_pip=True, clear=True)
-    bin_dir = env_dir / "bin"
-    done = _run([bin_dir / "python", "-m", "pip", "install", "--quiet", wheel])
-    assert done.returncode == 0, done.stderr[-3000:]
-    return bin_dir
+def installed(wheel: Path) -> Iterator[Path]:
+    """A new venv (no system site-packages) with the wheel and its runtime deps; its bin/.
+
+    It lives outside pytest's temporary folder: that folder is scanned for leaked API keys
+    at the end of the session (tests/reliability_secrets.py), and third-party binaries
+    hold arbitrary strings. What boxmask writes from this venv goes under ``tmp_path``.
+    """
+    with tempfile.TemporaryDirectory(prefix="boxmask-wheel-venv-") as tmp:
+        env_dir = Path(tmp)
+        venv.create(env_dir, with_pip=True, clear=True)
+        bin_dir = env_dir / "bin"
+        done = _run([bin_dir / "python", "-m", "pip", "install", "--quiet", wheel])
+        assert done.returncode == 0, done.stderr[-3000:]
+        yield bin_dir
 
 
 @pytest.fixture
@@ -323,3 +331,35 @@ def test_bundled_fixtures_copy_out_of_an_archive(monkeypatch: pytest.MonkeyPatch
             FIXTURE_IMAGES / "coffee.jpg"
         ).read_bytes()
     assert not folder.exists()
+
+
+# ---------------------------------------------------------------- make targets (fast)
+
+
+def _make_dry_run(target: str, tmp_path: Path) -> str:
+    """What ``make TARGET`` would run on a fresh clone (no .venv yet)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    (tmp_path / "src" / "boxmask").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "src/boxmask/__init__.py"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    done = _run(["make", "-n", target], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_demo_installs_only_the_runtime(tmp_path: Path) -> None:
+    commands = _make_dry_run("demo", tmp_path)
+    installs = [line for line in commands.splitlines() if " install " in line]
+    assert any(line.rstrip().endswith("install -e .") for line in installs), commands
+    assert not any("[" in line for line in installs), installs  # no extras
+    assert "boxmask demo --out out" in commands
+
+
+def test_make_test_installs_every_extra_into_the_same_venv(tmp_path: Path) -> None:
+    commands = _make_dry_run("test", tmp_path)
+    assert "install -e .\n" in commands  # the runtime stamp first: make demo's venv is reused
+    (extras,) = re.findall(r"install -e '\.\[([^\]]+)\]'", commands)
+    assert {"dev", "docs", "eval", "ray"} <= set(extras.split(","))
+    for step in ("ruff check", "ruff format --check", "mypy", "mkdocs build --strict", "pytest"):
+        assert step in commands, step

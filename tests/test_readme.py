@@ -197,3 +197,25 @@ def test_runner_names_the_markdown_line_of_a_failure(tmp_path: Path) -> None:
     assert results[1]["line"] == 7
     assert 'File "doc.md", line 9' in results[1]["error"] and "z = y / 0" in results[1]["error"]
     assert "ZeroDivisionError" in results[1]["error"]
+
+
+def test_docs_pages_include_existing_readme_sections() -> None:
+    """The guides include README sections by heading (docs/hooks.py): all of them exist."""
+    import importlib.util
+
+    pytest.importorskip("mkdocs")
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    pages = sorted((ROOT / "docs").rglob("*.md"))
+    expanded = {
+        p: hooks.expand(p.read_text(encoding="utf-8"), p.relative_to(ROOT / "docs").as_posix())
+        for p in pages
+    }
+    guide = expanded[ROOT / "docs" / "guide" / "exports.md"]
+    assert "CocoDataset" in guide and "<!-- readme" not in guide
+    assert "](overlay.png)" in expanded[ROOT / "docs" / "index.md"]  # docs/ links rebased
+    assert "](../design.md)" in expanded[ROOT / "docs" / "guide" / "parse.md"]
+    with pytest.raises(hooks.IncludeError, match="no section '## Nope'"):
+        hooks.expand("<!-- readme: Nope -->\n", "guide/x.md")
