@@ -1,35 +1,54 @@
-# boxmask developer commands. Each target creates .venv on first use.
+# boxmask developer commands. Each target creates .venv on first use and installs what it
+# needs into it: `make demo` only the runtime (numpy, Pillow, OpenCV, shapely, httpx),
+# `make test` / `make docs` everything else on top (dev, docs, eval and Ray extras).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# one stamp per install level, so `make demo` then `make test` upgrades the same venv
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
+EXTRAS := dev,docs,eval,heif,ray
 
-.PHONY: test demo bench lint fmt clean
+.PHONY: test demo docs lint bench fmt clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+# __init__.py holds the version the installed metadata repeats
+$(RUNTIME_STAMP): pyproject.toml src/boxmask/__init__.py | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(STAMP): pyproject.toml $(RUNTIME_STAMP)
+	$(PIP) install -e '.[$(EXTRAS)]'
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools docs
+	$(BIN)/ruff format --check src tests benchmarks tools docs
 	$(BIN)/mypy
+
+test: lint docs
 	$(BIN)/python -m pytest
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/boxmask demo --out out
+
+# the documentation site (mkdocs-material + mkdocstrings), warnings are errors
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks tools docs
+	$(BIN)/ruff check --fix src tests benchmarks tools docs
 
 clean:
-	rm -rf $(VENV) out build *.egg-info src/*.egg-info
+	rm -rf $(VENV) out build dist *.egg-info src/*.egg-info
 
 # Coverage-guided fuzzing (atheris/libFuzzer) of every target in fuzz/targets.py for
 # FUZZ_SECONDS each (FUZZ_TARGETS="a b" to pick). Inputs that add coverage and crashes go

@@ -3,7 +3,7 @@
     python -m fuzz.seeds
 
 Seeds give the fuzzer a start in each region of the input space: the real answers of
-``fixtures/answers`` for the text target, each PNG layout for the mask target, and
+``src/boxmask/fixtures/answers`` for the text target, each PNG layout for the mask target, and
 fixed pseudo-random byte strings for the structure targets (their byte decoding is
 total, so any bytes are a valid input). Beside them, ``atheris-*`` files are a sample
 of what atheris kept for new coverage in a 300-second run per target.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 CORPUS = ROOT / "corpus"
-FIXTURE_ANSWERS = ROOT.parent / "fixtures" / "answers"
+FIXTURE_ANSWERS = ROOT.parent / "src" / "boxmask" / "fixtures" / "answers"
 
 #: Hand-written tricky answers for the text target (size bytes are prepended).
 TEXTS = [

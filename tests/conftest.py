@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
+from tests.fixture_paths import FIXTURES, ROOT
+
 #: ../shared/data next to the repository (a worktree under wt/ looks one level higher).
 REAL_ANSWERS = next(
     (

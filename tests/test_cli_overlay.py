@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from boxmask.images import read_image
+from tests.fixture_paths import FIXTURE_IMAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGE = ROOT / "fixtures" / "images" / "chelsea.jpg"
+IMAGE = FIXTURE_IMAGES / "chelsea.jpg"
 ANSWER = (
     '```json\n[{"box_2d": [200, 300, 600, 700], "label": "face",'
     ' "mask": [[300, 220], [700, 220], [700, 580], [300, 580]]},'

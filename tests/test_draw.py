@@ -16,9 +16,10 @@ from boxmask.draw import color_for_label, draw, save_overlay
 from boxmask.draw.render import default_thickness, mask_border, outline_kernel
 from boxmask.images import read_image
 from boxmask.testing.answers import make_items, to_answer_text
+from tests.fixture_paths import FIXTURE_IMAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = ROOT / "fixtures" / "images"
+IMAGES = FIXTURE_IMAGES
 QUIET = {"labels": False, "points": False}
 
 

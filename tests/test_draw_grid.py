@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from boxmask.draw import grid
+from tests.fixture_paths import FIXTURE_IMAGES
 
-IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+IMAGES = FIXTURE_IMAGES
 
 
 def test_side_by_side_at_a_common_height() -> None:

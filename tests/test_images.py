@@ -20,8 +20,9 @@ from boxmask.images import (
     to_rgb_array,
     write_image,
 )
+from tests.fixture_paths import FIXTURE_IMAGES
 
-IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+IMAGES = FIXTURE_IMAGES
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -1,6 +1,6 @@
 """Every format neighbour of Gemini's answer is read, or named in a problem (issue 18).
 
-One fixture per format under ``fixtures/answers/formats/`` (``fixtures/make_answers.py
+One fixture per format under ``src/boxmask/fixtures/answers/formats/`` (``tools/make_fixture_answers.py
 --formats``); the rule checked for each: every item of the model's list is either kept
 or reported dropped, and whatever was guessed or not read is a problem.
 """
