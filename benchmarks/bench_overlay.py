@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 import boxmask
-from boxmask.draw import draw
+from boxmask.overlay import draw
 from boxmask.testing.answers import make_items, to_answer_text
 
 WIDTH, HEIGHT, N_MASKS = 4032, 3024, 200

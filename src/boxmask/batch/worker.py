@@ -145,7 +145,7 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     if options.yolo is not None:
         result.yolo_lines = _yolo_lines(detections, job.file_name, options)
     if overlay_path is not None and job.image is not None:
-        from boxmask.draw import save_overlay
+        from boxmask.overlay import save_overlay
 
         save_overlay(job.image, detections, overlay_path)
         result.overlay_written = overlay_path

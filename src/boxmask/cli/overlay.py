@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `boxmask --help` does not load the drawing code.
-    from boxmask.draw import save_overlay
+    from boxmask.overlay import save_overlay
     from boxmask.images import read_image
     from boxmask.parse import parse
 

@@ -3,8 +3,13 @@
 Each chip is rendered once with Pillow into a patch the size of the chip and pasted into
 the numpy image, so no full-frame conversion to PIL happens. Chips that belong to the
 same anchor (one box, or one point) form a vertical stack: the same label twice is one
-chip, different labels are stacked. A stack is put at the first candidate position that
-is inside the image and does not cover a stack placed before it.
+chip, different labels are stacked. Stacks are placed by :mod:`boxmask.overlay.layout`
+(never on top of each other, never outside the image); a stack that had to move away
+from its anchor is joined to it by a thin leader line.
+
+A label costs bounded work whatever its length: it is cut to what can fit before any
+font lookup, then elided with "…" to the chip width limit, which scales with the image
+(:func:`max_text_width`).
 """
 
 from __future__ import annotations
@@ -13,16 +18,26 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from boxmask.draw.fonts import FontLike, LoadedFont, drawable_text, font_for_text
-from boxmask.draw.palette import RGB, text_color_for
+from boxmask.overlay.fonts import FontLike, LoadedFont, drawable_text, font_for_text, missing_chars
+from boxmask.overlay.layout import Layout, Rect, leader_line
+from boxmask.overlay.palette import RGB, text_color_for
 
-__all__ = ["ChipStack", "Chips", "default_text_size", "render_chip"]
+__all__ = [
+    "ChipStack",
+    "Chips",
+    "chip_texts",
+    "default_text_size",
+    "fit_text",
+    "max_text_width",
+    "render_chip",
+]
 
-Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+ELLIPSIS = "…"
 
 
 def default_text_size(width: int, height: int) -> int:
@@ -32,27 +47,62 @@ def default_text_size(width: int, height: int) -> int:
     return max(12, round(0.018 * math.sqrt(width * height) + 5))
 
 
+def max_text_width(width: int, size: int) -> int:
+    """Widest label text in pixels on a ``width``-pixel-wide image: 40 % of the width
+    (at least 6 em), never wider than the image less the chip padding."""
+    return max(1, min(max(round(0.4 * width), 6 * size), width - 2 * _pad(size)[0]))
+
+
+def _pad(size: int) -> tuple[int, int]:
+    return max(2, round(size * 0.3)), max(1, round(size * 0.15))
+
+
+def _text_width(font: LoadedFont, text: str) -> float:
+    if isinstance(font, ImageFont.FreeTypeFont):
+        return float(font.getlength(text))
+    return float(font.getbbox(text)[2])
+
+
+def fit_text(text: str, font: LoadedFont, max_width: int) -> str:
+    """``text`` if it fits in ``max_width`` pixels, else its longest prefix that fits
+    with "…" appended (cut at a space when one is near the end)."""
+    text = drawable_text(font, text)
+    if _text_width(font, text) <= max_width:
+        return text
+    mark = ELLIPSIS if not missing_chars(font, ELLIPSIS) else "..."
+    mark = drawable_text(font, mark)
+    low, high = 0, len(text)  # longest prefix length that fits, by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _text_width(font, text[:mid].rstrip() + mark) <= max_width:
+            low = mid
+        else:
+            high = mid - 1
+    prefix = text[:low]
+    space = prefix.rfind(" ")
+    if space >= max(1, int(0.7 * low)):
+        prefix = prefix[:space]
+    return prefix.rstrip() + mark
+
+
 def render_chip(text: str, background: RGB, font: LoadedFont, size: int) -> npt.NDArray[np.uint8]:
     """``(h, w, 3)`` uint8 patch: ``text`` in white or near-black on ``background``."""
     text = drawable_text(font, text)
-    pad_x = max(2, round(size * 0.3))
-    pad_y = max(1, round(size * 0.15))
+    pad_x, pad_y = _pad(size)
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
-    left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
+    left, _, right, bottom = probe.textbbox((0, 0), text, font=font)
     if isinstance(font, ImageFont.FreeTypeFont):
         ascent, descent = font.getmetrics()
         text_h = ascent + descent
         text_w = max(math.ceil(font.getlength(text)), int(right))
-        top = 0
     else:
         text_h = int(bottom)
         text_w = int(right)
-        top = 0
     shift_x = -min(0, int(left))
     width = text_w + shift_x + 2 * pad_x
     height = int(text_h) + 2 * pad_y
     ink = Image.new("L", (width, height))
-    ImageDraw.Draw(ink).text((pad_x + shift_x, pad_y - top), text, font=font, fill=255)
+    ImageDraw.Draw(ink).text((pad_x + shift_x, pad_y), text, font=font, fill=255)
     alpha = np.asarray(ink, dtype=np.uint16)[:, :, None]
     bg = np.array(background, dtype=np.uint16)
     fg = np.array(text_color_for(background), dtype=np.uint16)
@@ -62,12 +112,12 @@ def render_chip(text: str, background: RGB, font: LoadedFont, size: int) -> npt.
 
 @dataclass
 class ChipStack:
-    """Chips drawn together at one anchor. ``candidates`` are top-left corners to try,
-    best first, for a stack of the given size (see :meth:`Chips.place`)."""
+    """Chips drawn together at one anchor, stacked top to bottom."""
 
     patches: list[npt.NDArray[np.uint8]]
     anchor: Rect
     kind: str  # "box" or "point"
+    color: RGB = (0, 0, 0)
     texts: list[str] = field(default_factory=list)
 
     @property
@@ -77,28 +127,13 @@ class ChipStack:
             sum(p.shape[0] for p in self.patches),
         )
 
-    def candidates(self, gap: int) -> list[tuple[int, int]]:
-        w, h = self.size
-        x0, y0, x1, y1 = self.anchor
-        if self.kind == "point":
-            cy = (y0 + y1) // 2
-            cx = (x0 + x1) // 2
-            return [
-                (x1 + gap, cy - h // 2),  # right of the marker
-                (x0 - gap - w, cy - h // 2),  # left
-                (cx - w // 2, y0 - gap - h),  # above
-                (cx - w // 2, y1 + gap),  # below
-            ]
-        return [
-            (x0, y0 - h),  # above the box, outside
-            (x0, y0),  # inside, top-left
-            (x0, y1),  # below the box, outside
-            (x0, y1 - h),  # inside, bottom-left
-        ]
-
 
 class Chips:
-    """Collects chip stacks for one image, then places and pastes them."""
+    """Collects chip stacks for one image, then places and pastes them.
+
+    After :meth:`paste`, ``hidden`` lists the texts that found no free place and
+    ``missing`` the characters no font could draw.
+    """
 
     def __init__(
         self,
@@ -112,19 +147,23 @@ class Chips:
         self.height = height
         self.size = size
         self.font = font
+        self.text_width = max_text_width(width, size)
+        # No glyph is narrower than ~0.15 em: longer texts cannot fit, cut them first.
+        self.max_chars = math.ceil(self.text_width / max(1.0, 0.15 * size)) + 1
+        self.hidden: list[str] = []
+        self.missing = ""
         self._stacks: dict[tuple[str, Rect], ChipStack] = {}
-        self._fonts: dict[str, LoadedFont] = {}
         self._patches: dict[tuple[str, RGB], npt.NDArray[np.uint8]] = {}
 
     def _patch(self, text: str, color: RGB) -> npt.NDArray[np.uint8]:
         key = (text, color)
         patch = self._patches.get(key)
         if patch is None:
-            font = self._fonts.get(text)
-            if font is None:
-                font = font_for_text(text, self.size, self.font)
-                self._fonts[text] = font
-            patch = render_chip(text, color, font, self.size)
+            short = text[: self.max_chars]
+            font = font_for_text(short, self.size, self.font)
+            lacking = missing_chars(font, short)
+            self.missing += "".join(c for c in lacking if c not in self.missing)
+            patch = render_chip(fit_text(short, font, self.text_width), color, font, self.size)
             self._patches[key] = patch
         return patch
 
@@ -136,7 +175,7 @@ class Chips:
         key = (kind, anchor)
         stack = self._stacks.get(key)
         if stack is None:
-            stack = ChipStack([], anchor, kind)
+            stack = ChipStack([], anchor, kind, color)
             self._stacks[key] = stack
         if text in stack.texts:
             return
@@ -146,51 +185,38 @@ class Chips:
     def __len__(self) -> int:
         return sum(len(s.patches) for s in self._stacks.values())
 
-    def _clamp(self, x: int, y: int, w: int, h: int) -> tuple[int, int]:
-        x = min(max(x, 0), max(self.width - w, 0))
-        y = min(max(y, 0), max(self.height - h, 0))
-        return x, y
-
-    def place(self, gap: int = 2) -> list[tuple[ChipStack, int, int]]:
-        """Top-left corner of every stack, in insertion order.
-
-        A stack goes to its first candidate that fits in the image as it is and covers
-        neither a stack placed before it nor a point marker; failing that, to the first
-        candidate (moved into the image) that covers nothing; failing that, to its first
-        candidate moved into the image.
-        """
+    def place(self, gap: int = 2) -> list[tuple[ChipStack, int, int, bool]]:
+        """``(stack, x, y, moved)`` for every stack that found a free place, in
+        insertion order (see :mod:`boxmask.overlay.layout`); the others go to
+        ``hidden``. Point markers count as taken."""
         markers = [s.anchor for s in self._stacks.values() if s.kind == "point"]
-        taken = np.zeros((len(markers) + len(self._stacks), 4), dtype=np.int64)
-        taken[: len(markers)] = np.array(markers, dtype=np.int64).reshape(-1, 4)
-        count = len(markers)
-        out: list[tuple[ChipStack, int, int]] = []
+        layout = Layout(self.width, self.height, markers)
+        out: list[tuple[ChipStack, int, int, bool]] = []
+        self.hidden = []
         for stack in self._stacks.values():
             w, h = stack.size
-            raw = stack.candidates(gap)
-            clamped = [self._clamp(x, y, w, h) for x, y in raw]
-            fits = [r == c for r, c in zip(raw, clamped, strict=True)]
-            before = taken[:count]
-            free = [
-                not (
-                    (before[:, 0] < x + w)
-                    & (x < before[:, 2])
-                    & (before[:, 1] < y + h)
-                    & (y < before[:, 3])
-                ).any()
-                for x, y in clamped
-            ]
-            ranked = [k for k in range(len(raw)) if fits[k] and free[k]]
-            ranked += [k for k in range(len(raw)) if free[k]]
-            x, y = clamped[ranked[0] if ranked else 0]
-            taken[count] = (x, y, x + w, y + h)
-            count += 1
-            out.append((stack, x, y))
+            spot = layout.place(w, h, stack.anchor, stack.kind, gap)
+            if spot is None:
+                self.hidden.extend(stack.texts)
+                continue
+            out.append((stack, spot.x, spot.y, spot.moved))
         return out
 
-    def paste(self, image: npt.NDArray[np.uint8], gap: int = 2, *, bgr: bool = False) -> None:
+    def paste(
+        self, image: npt.NDArray[np.uint8], gap: int = 2, *, bgr: bool = False, line: int = 1
+    ) -> None:
         """Place every stack and paste it into ``image`` (``(H, W, 3)``, in place;
-        ``bgr=True`` when the image is in BGR order). Stacks added later are on top."""
-        for stack, x, y in self.place(gap):
+        ``bgr=True`` when the image is in BGR order). Leader lines (``line`` pixels wide,
+        in the chip colour) are drawn first, so no line crosses a chip."""
+        placed = self.place(gap)
+        for stack, x, y, moved in placed:
+            if moved:
+                w, h = stack.size
+                start, end = leader_line((x, y, x + w, y + h), stack.anchor)
+                color = stack.color[::-1] if bgr else stack.color
+                cv2.line(image, start, end, (20, 20, 20), line + 2, cv2.LINE_AA)
+                cv2.line(image, start, end, tuple(int(c) for c in color), line, cv2.LINE_AA)
+        for stack, x, y, _ in placed:
             for patch in stack.patches:
                 _paste(image, patch[:, :, ::-1] if bgr else patch, x, y)
                 y += patch.shape[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boxmask.draw import grid
+from boxmask.overlay import grid
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 
