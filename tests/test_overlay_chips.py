@@ -114,7 +114,7 @@ def test_crowded_chips_never_overlap_and_never_leave_the_image(seed: int) -> Non
     rects = []
     for stack, x, y, _ in placed:
         w, h = stack.size
-        assert 0 <= x and x + w <= width and 0 <= y and y + h <= height
+        assert x >= 0 and x + w <= width and y >= 0 and y + h <= height
         rects.append((x, y, x + w, y + h))
     assert not _overlaps(rects)
     assert len(placed) + len(chips.hidden) == 40

@@ -12,7 +12,7 @@ import pytest
 from PIL import ImageFont
 
 from boxmask import Detections
-from boxmask.overlay import draw, fonts, render
+from boxmask.overlay import chips, draw, fonts, render
 from boxmask.overlay.chips import render_chip
 
 JAPANESE = "ミッションパッチ"
@@ -28,6 +28,7 @@ def _clear_caches() -> None:
     ):
         cached.cache_clear()
     fonts.take_missing_glyphs()
+    chips._RENDERED.clear()
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 
 import boxmask
 from boxmask import Detections, Masks
-from boxmask.overlay import color_for_label, draw, render, save_overlay
-from boxmask.overlay.palette import Palette, as_palette, outline_color_for
-from boxmask.overlay.render import default_thickness, mask_border, outline_kernel
 from boxmask.images import read_image
+from boxmask.overlay import color_for_label, draw, save_overlay
+from boxmask.overlay.palette import as_palette, outline_color_for
+from boxmask.overlay.render import default_thickness, mask_border, outline_kernel
 from boxmask.testing.answers import make_items, to_answer_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +183,9 @@ def test_outline_follows_the_image_edge() -> None:
     crop = np.ones((5, 8), bool)  # a mask in the image corner
     d = one_mask(20, 20, 0, 0, crop)
     out = draw(gray(20, 20), d, alpha=0.0, thickness=1, boxes=False, **QUIET)
-    assert (out[0, 3] == outline_color_for(color_for_label("cup"))).all()  # top row: the image edge is a border
+    assert (
+        out[0, 3] == outline_color_for(color_for_label("cup"))
+    ).all()  # top row: the image edge is a border
 
 
 def test_boxes_are_drawn_inside_their_edges() -> None:

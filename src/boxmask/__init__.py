@@ -38,8 +38,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - typed names for checkers, loaded lazily at runtime
     from boxmask.api.async_client import AsyncClient
     from boxmask.api.client import Client
-    from boxmask.overlay import draw, save_overlay
     from boxmask.export.coco import CocoDataset
+    from boxmask.overlay import draw, save_overlay
 
 
 def __getattr__(name: str) -> Any:

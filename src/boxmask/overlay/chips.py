@@ -39,6 +39,11 @@ __all__ = [
 
 ELLIPSIS = "…"
 
+# Rendered chips, shared by every image of this process (labels repeat over a dataset):
+# (text, colour, size, width limit, font) → (patch, characters no font had). Read only.
+_RENDERED: dict[tuple[object, ...], tuple[npt.NDArray[np.uint8], str]] = {}
+_RENDERED_MAX = 2048
+
 
 def default_text_size(width: int, height: int) -> int:
     """Text em size in pixels for a ``width × height`` image: ~14 px at 600×400, ~31 px
@@ -159,11 +164,19 @@ class Chips:
         key = (text, color)
         patch = self._patches.get(key)
         if patch is None:
-            short = text[: self.max_chars]
-            font = font_for_text(short, self.size, self.font)
-            lacking = missing_chars(font, short)
+            font_key = self.font if isinstance(self.font, (str, type(None))) else id(self.font)
+            shared = (text[: self.max_chars], color, self.size, self.text_width, font_key)
+            cached = _RENDERED.get(shared)
+            if cached is None:
+                short = shared[0]
+                font = font_for_text(short, self.size, self.font)
+                fitted = fit_text(short, font, self.text_width)
+                cached = (render_chip(fitted, color, font, self.size), missing_chars(font, short))
+                if len(_RENDERED) >= _RENDERED_MAX:
+                    _RENDERED.clear()
+                _RENDERED[shared] = cached
+            patch, lacking = cached
             self.missing += "".join(c for c in lacking if c not in self.missing)
-            patch = render_chip(fit_text(short, font, self.text_width), color, font, self.size)
             self._patches[key] = patch
         return patch
 

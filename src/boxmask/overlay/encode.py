@@ -27,6 +27,7 @@ __all__ = [
     "FORMATS",
     "JPEG_QUALITY",
     "PNG_LEVEL",
+    "check_suffix",
     "encode_overlay",
     "overlay_bytes",
     "save_overlay",
@@ -39,6 +40,12 @@ JPEG_QUALITY = 90
 PNG_LEVEL = 1
 #: Suffix → OpenCV encoder extension.
 FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".bmp": ".bmp"}
+
+
+def check_suffix(path: str | os.PathLike[str]) -> str:
+    """The encoder for ``path``'s suffix; raises :class:`~boxmask.ExportError` for a
+    suffix boxmask cannot write (call it before drawing, to fail fast)."""
+    return _format(Path(path).suffix)
 
 
 def _format(name: str) -> str:
@@ -119,7 +126,7 @@ def save_overlay(
     follows the suffix (``.jpg``, ``.png`` at fast level ``png_level``, ``.webp``,
     ``.bmp``); ``options`` are :func:`~boxmask.overlay.draw`'s keywords."""
     target = Path(path)
-    _format(target.suffix)  # a bad name fails before the drawing
+    check_suffix(target)  # a bad name fails before the drawing
     data, _ = overlay_bytes(
         image, detections, target.suffix, quality=quality, png_level=png_level, **options
     )

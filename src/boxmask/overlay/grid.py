@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from boxmask.images import Channels, ImageSource, read_image
 from boxmask.overlay.chips import default_text_size, render_chip
 from boxmask.overlay.fonts import FontLike, font_for_text
 from boxmask.overlay.palette import ColorLike, parse_color
-from boxmask.images import Channels, ImageSource, read_image
 
 __all__ = ["grid"]
 

@@ -19,7 +19,7 @@ candidate spots, each tested against the placed rectangles at once with numpy).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,13 +82,16 @@ class Layout:
         preferred = _preferred(w, h, anchor, kind, gap)
         xs = np.array([p[0] for p in preferred], dtype=np.int64)
         ys = np.array([p[1] for p in preferred], dtype=np.int64)
-        for candidates in (
-            (xs, ys),
-            (np.clip(xs, 0, self.width - w), np.clip(ys, 0, self.height - h)),
-            self._grid(w, h, anchor, near=True),
-            self._grid(w, h, anchor, near=False),
-        ):
-            spot = self._best(candidates[0], candidates[1], w, h, anchor, gap)
+        Corners = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+        searches: tuple[Callable[[], Corners], ...] = (
+            lambda: (xs, ys),
+            lambda: (np.clip(xs, 0, self.width - w), np.clip(ys, 0, self.height - h)),
+            lambda: self._grid(w, h, anchor, near=True),
+            lambda: self._grid(w, h, anchor, near=False),
+        )
+        for search in searches:  # lazily: the grids are only built when needed
+            cx, cy = search()
+            spot = self._best(cx, cy, w, h, anchor, gap)
             if spot is not None:
                 self._take((spot.x, spot.y, spot.x + w, spot.y + h))
                 return spot

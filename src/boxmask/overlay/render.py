@@ -33,10 +33,10 @@ import numpy.typing as npt
 
 from boxmask.detections import Detections
 from boxmask.images import MAX_PIXELS, Channels, ImageSource, read_image
+from boxmask.masks.store import Masks
 from boxmask.overlay.chips import Chips, chip_texts, default_text_size
 from boxmask.overlay.fonts import FontLike
 from boxmask.overlay.palette import RGB, PaletteLike, as_palette, outline_color_for
-from boxmask.masks.store import Masks
 
 __all__ = ["Overlay", "default_thickness", "draw", "mask_border", "outline_kernel", "render"]
 
