@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "boxmask.cli.serve",
     "boxmask.cli.overlay",
     "boxmask.cli.convert",
+    "boxmask.cli.review",
     "boxmask.cli.bench",
 ]
 
