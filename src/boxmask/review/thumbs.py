@@ -1,8 +1,9 @@
 """Review thumbnails: the overlay of one image, drawn and shrunk to a small JPEG.
 
-The image is shrunk first (``Image.draft`` lets JPEG decode at 1/2, 1/4, 1/8 size) and
-the items, scaled to the thumbnail, are drawn on it: the cost is the thumbnail's, not
-the photo's, and the chips are readable at the small size. Jobs are plain dicts (the
+The image (read upright by :func:`boxmask.images.open_upright`) is shrunk first and the
+items, scaled to the thumbnail, are drawn on it, so the chips are readable at the small
+size and drawing costs the thumbnail's pixels (images with RLE masks are drawn at full
+size, then shrunk). Jobs are plain dicts (the
 image record, its annotations, the categories), so they go to worker processes as is.
 """
 
@@ -89,9 +90,9 @@ def _draw_thumbnail(job: ThumbJob) -> npt.NDArray[np.uint8] | str:
                 scores=False,
             )
             return cv2.resize(overlay.image, (width, height), interpolation=cv2.INTER_AREA)
-        if im.format == "JPEG" and scale < 1:
-            im.draft("RGB", (width, height))
-        small = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
+        small = np.asarray(
+            im.convert("RGB").resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        )
     detections = _scaled_coco(job, width / full_w, width, height).to_detections(job["image"]["id"])
     overlay = render(
         small, detections, palette=job["palette"], text_size=11, thickness=1, scores=False
