@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import boxmask
+from boxmask.overlay import render
 from boxmask.overlay.chips import (
     Chips,
     chip_texts,
@@ -14,6 +18,8 @@ from boxmask.overlay.chips import (
     render_chip,
 )
 from boxmask.overlay.fonts import font_for_text
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_text_size_scales_with_the_image() -> None:
@@ -163,3 +169,28 @@ def test_a_huge_label_costs_bounded_work() -> None:
     assert peak < 20 * 2**20
     (stack, *_), *_ = chips.place()
     assert stack.size[0] <= 600
+
+
+def _cookbook() -> list[Path]:
+    for root in (ROOT.parent, ROOT.parent.parent):
+        folder = root / "shared" / "data" / "gemini-answers"
+        if folder.is_dir():
+            return sorted(folder.glob("cookbook_spatial_seg_*.txt"))
+    return []
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (600, 400), (400, 300)])
+def test_crowded_real_answers_keep_every_chip_apart(size: tuple[int, int]) -> None:
+    answers = _cookbook()
+    if not answers:
+        pytest.skip("real Gemini answers not available at ../shared/data/gemini-answers")
+    width, height = size
+    image = np.full((height, width, 3), 90, np.uint8)  # the photos are not published
+    for path in answers:
+        d = boxmask.parse(path.read_text(encoding="utf-8"), width=width, height=height)
+        overlay = render(image, d)
+        rects = list(overlay.chips)
+        assert rects and not _overlaps(rects)
+        for x0, y0, x1, y1 in rects:
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert not overlay.hidden_labels

@@ -217,10 +217,11 @@ class Chips:
 
     def paste(
         self, image: npt.NDArray[np.uint8], gap: int = 2, *, bgr: bool = False, line: int = 1
-    ) -> None:
+    ) -> list[Rect]:
         """Place every stack and paste it into ``image`` (``(H, W, 3)``, in place;
         ``bgr=True`` when the image is in BGR order). Leader lines (``line`` pixels wide,
-        in the chip colour) are drawn first, so no line crosses a chip."""
+        in the chip colour) are drawn first, so no line crosses a chip. Returns the
+        rectangle of every stack pasted."""
         placed = self.place(gap)
         for stack, x, y, moved in placed:
             if moved:
@@ -229,10 +230,14 @@ class Chips:
                 color = stack.color[::-1] if bgr else stack.color
                 cv2.line(image, start, end, (20, 20, 20), line + 2, cv2.LINE_AA)
                 cv2.line(image, start, end, tuple(int(c) for c in color), line, cv2.LINE_AA)
+        rects = []
         for stack, x, y, _ in placed:
+            w, h = stack.size
+            rects.append((x, y, x + w, y + h))
             for patch in stack.patches:
                 _paste(image, patch[:, :, ::-1] if bgr else patch, x, y)
                 y += patch.shape[0]
+        return rects
 
 
 def _paste(image: npt.NDArray[np.uint8], patch: npt.NDArray[np.uint8], x: int, y: int) -> None:

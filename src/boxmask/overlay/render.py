@@ -57,11 +57,13 @@ class Overlay:
     chip texts that found no free place (the image is too crowded). ``missing_glyphs``:
     characters of the labels no installed font could draw (shown as boxes); merge them
     over a run and print :func:`~boxmask.overlay.fonts.missing_glyph_warning` once.
+    ``chips``: the pixel rectangles ``(x0, y0, x1, y1)`` (exclusive) of the label chips.
     """
 
     image: Image8
     hidden_labels: tuple[str, ...] = ()
     missing_glyphs: str = ""
+    chips: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def draw(image: ImageSource, detections: Detections, **options: Any) -> Image8:
@@ -146,8 +148,8 @@ def render(
     chips = Chips(width, height, size=size, font=font)
     texts = chip_texts(detections.labels, detections.scores if scores else None)
     _add_chips(chips, detections, texts, rgb_colors, order[::-1], radius)
-    chips.paste(out, gap=max(2, line), bgr=channels == "BGR", line=max(1, line // 2))
-    return Overlay(out, tuple(chips.hidden), chips.missing)
+    rects = chips.paste(out, gap=max(2, line), bgr=channels == "BGR", line=max(1, line // 2))
+    return Overlay(out, tuple(chips.hidden), chips.missing, tuple(rects))
 
 
 def _canvas(
