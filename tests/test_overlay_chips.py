@@ -146,6 +146,8 @@ def test_long_labels_are_elided_at_a_width_that_scales_with_the_image() -> None:
     assert fit_text("cup", font, 100) == "cup"
     short = fit_text("a rather long label about wooden utensils", font, 120)
     assert short.endswith(("…", "...")) and len(short) < 30
+    scored = fit_text("a rather long label about wooden utensils 93%", font, 120)
+    assert scored.endswith(("… 93%", "... 93%")) and scored.startswith("a rather")
     assert max_text_width(600, size) < max_text_width(1920, size)
     assert max_text_width(50, size) <= 50
     small, wide = Chips(600, 400, size=size), Chips(1920, 1080, size=size)

@@ -15,6 +15,7 @@ font lookup, then elided with "…" to the chip width limit, which scales with t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 ELLIPSIS = "…"
+_SCORE = re.compile(r"\d{1,3}%|-?\d+\.\d\d")  # what chip_texts appends
 
 # Rendered chips, shared by every image of this process (labels repeat over a dataset):
 # (text, colour, size, width limit, font) → (patch, characters no font had). Read only.
@@ -70,12 +72,17 @@ def _text_width(font: LoadedFont, text: str) -> float:
 
 def fit_text(text: str, font: LoadedFont, max_width: int) -> str:
     """``text`` if it fits in ``max_width`` pixels, else its longest prefix that fits
-    with "…" appended (cut at a space when one is near the end)."""
+    with "…" appended (cut at a space when one is near the end); a trailing score
+    ("93%") is kept after the "…"."""
     text = drawable_text(font, text)
     if _text_width(font, text) <= max_width:
         return text
     mark = ELLIPSIS if not missing_chars(font, ELLIPSIS) else "..."
     mark = drawable_text(font, mark)
+    head, sep, tail = text.rpartition(" ")
+    if sep and _SCORE.fullmatch(tail) and head:  # "long label 93%": keep the score
+        mark = mark + " " + tail
+        text = head
     low, high = 0, len(text)  # longest prefix length that fits, by bisection
     while low < high:
         mid = (low + high + 1) // 2
