@@ -13,7 +13,16 @@ Both draw the same 200 masks (synthetic Gemini answers from
 Every timing is the best of ``--repeat`` runs. Prints the times and the ratio; the
 target is boxmask fill-only >= 20x faster than MaskAnnotator.
 
-    .venv/bin/python benchmarks/bench_overlay.py [--repeat 3] [--no-supervision]
+Then, in the same process, what overlays add to a batch (``--batch`` only runs this part):
+
+- encoding a 600×400 and a 1920×1080 overlay: PNG at zlib level 6 (the old default)
+  vs PNG level 1 (boxmask's PNG) vs JPEG quality 90 (boxmask's default);
+- a batch-like loop over 60 answers of 20 masks (parse + COCO fragment per answer, the
+  work of a batch worker) without overlays, then with draw + encode per answer as JPEG
+  and as fast PNG: the ratio to the loop without overlays (target <= 1.5x, JPEG);
+- a 100,000-character label: time and peak traced memory of drawing it.
+
+    .venv/bin/python benchmarks/bench_overlay.py [--repeat 3] [--no-supervision] [--batch]
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import cv2
 import numpy as np
 
 import boxmask
-from boxmask.draw import draw
+from boxmask.overlay import draw, encode_overlay, overlay_bytes
 from boxmask.testing.answers import make_items, to_answer_text
 
 WIDTH, HEIGHT, N_MASKS = 4032, 3024, 200
@@ -52,11 +61,78 @@ def photo_like(width: int, height: int) -> np.ndarray:
     return cv2.add(image, noise)
 
 
+def encode_costs(repeat: int) -> None:
+    for width, height in ((600, 400), (1920, 1080)):
+        picture = photo_like(width, height)
+        costs = {}
+        for name, fmt, level in (("PNG level 6", ".png", 6), ("PNG level 1", ".png", 1)):
+            costs[name] = best_of(
+                lambda f=fmt, v=level, p=picture: encode_overlay(p, f, png_level=v), repeat
+            )
+        costs["JPEG q90"] = best_of(lambda p=picture: encode_overlay(p, ".jpg"), repeat)
+        base = costs["PNG level 6"]
+        for name, t in costs.items():
+            print(
+                f"encode {width}x{height} {name:12s} {t * 1000:7.1f} ms  ({t / base:5.2f}x level 6)"
+            )
+
+
+def batch_costs(repeat: int, n_answers: int = 60, width: int = 600, height: int = 400) -> None:
+    """A batch worker's work per answer, without and with overlays (1 process)."""
+    from boxmask.export.coco import CocoDataset
+
+    texts = [
+        to_answer_text(make_items(20, seed=s, min_side=40, max_side=400)) for s in range(n_answers)
+    ]
+    picture = photo_like(width, height)
+
+    def batch(fmt: str | None) -> None:
+        coco = CocoDataset("rle")
+        for k, text in enumerate(texts):
+            d = boxmask.parse(text, width=width, height=height)
+            coco.add(d, f"img{k}.jpg")
+            if fmt is not None:
+                overlay_bytes(picture, d, fmt)
+
+    plain = best_of(lambda: batch(None), repeat)
+    print(f"batch of {n_answers} answers x 20 masks at {width}x{height}, 1 process:")
+    print(f"  without overlays            {plain * 1000:8.1f} ms")
+    for name, fmt in (
+        ("with JPEG overlays (default)", ".jpg"),
+        ("with PNG overlays (level 1)", ".png"),
+    ):
+        t = best_of(lambda f=fmt: batch(f), repeat)
+        print(f"  {name:28s}{t * 1000:8.1f} ms  ({t / plain:4.2f}x without; target <= 1.5x)")
+
+
+def huge_label_cost() -> None:
+    import tracemalloc
+
+    text = "".join(chr(0x41 + (i * 7919) % 3000) for i in range(100_000))
+    d = boxmask.Detections([[10, 100, 300, 350]], [text], width=600, height=400)
+    picture = photo_like(600, 400)
+    tracemalloc.start()
+    start = time.perf_counter()
+    draw(picture, d)
+    took = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"a 100,000-character label: {took * 1000:.1f} ms, peak traced memory {peak / 2**20:.1f} MiB"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-supervision", action="store_true")
+    parser.add_argument("--batch", action="store_true", help="only the batch and encode costs")
     args = parser.parse_args()
+    encode_costs(args.repeat)
+    batch_costs(args.repeat)
+    huge_label_cost()
+    if args.batch:
+        return 0
 
     items = make_items(N_MASKS, seed=0, min_side=30, max_side=500)
     detections = boxmask.parse(to_answer_text(items), width=WIDTH, height=HEIGHT)

@@ -81,7 +81,6 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         (["--image", str(tmp_path / "nope.jpg"), "-o", out], "image not found", 1),
         (["--image", answer, "-o", out], "not an image", 1),
         (["--image", str(IMAGE), "-o", str(tmp_path / "o.gif")], "unknown image suffix", 1),
-        (["--image", str(IMAGE), "-o", str(tmp_path / "no" / "o.png")], "does not exist", 1),
         (["--image", str(IMAGE), "-o", out, "--font", "no-such-font-xyz"], "cannot load font", 2),
         (["--image", str(IMAGE), "-o", out, "--alpha", "1.5"], "alpha must be between", 2),
     ]
@@ -90,6 +89,9 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         assert done.returncode == code, (args, done.stderr)
         assert message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
+    nested = tmp_path / "new" / "o.jpg"  # missing folders are made (boxmask.io)
+    assert boxmask("overlay", answer, "--image", str(IMAGE), "-o", str(nested)).returncode == 0
+    assert nested.read_bytes()[:2] == b"\xff\xd8"
     done = boxmask("overlay", str(tmp_path / "missing.txt"), "--image", str(IMAGE), "-o", out)
     assert done.returncode == 2 and "cannot read" in done.stderr
     done = boxmask(

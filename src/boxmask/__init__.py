@@ -27,8 +27,10 @@ __version__ = "0.1.0"
 # httpx, the exporters or the drawing code until they are used.
 _LAZY = {
     "CocoDataset": "boxmask.export.coco",
-    "draw": "boxmask.draw",
-    "save_overlay": "boxmask.draw",
+    "draw": "boxmask.overlay",
+    "save_overlay": "boxmask.overlay",
+    "label_palette": "boxmask.overlay",
+    "Palette": "boxmask.overlay",
     "Client": "boxmask.api.client",
     "AsyncClient": "boxmask.api.async_client",
 }
@@ -36,8 +38,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - typed names for checkers, loaded lazily at runtime
     from boxmask.api.async_client import AsyncClient
     from boxmask.api.client import Client
-    from boxmask.draw import draw, save_overlay
     from boxmask.export.coco import CocoDataset
+    from boxmask.overlay import draw, save_overlay
 
 
 def __getattr__(name: str) -> Any:
@@ -63,11 +65,13 @@ __all__ = [
     "ExportError",
     "ImageError",
     "Masks",
+    "Palette",
     "ParseError",
     "Problem",
     "ProblemKind",
     "__version__",
     "draw",
+    "label_palette",
     "parse",
     "save_overlay",
 ]

@@ -161,6 +161,8 @@ class OverlayKind(str, Enum):
     NOT_WRITTEN = "not_written"
     #: Some label text needed glyphs no available font has.
     MISSING_GLYPHS = "missing_glyphs"
+    #: Some label chips found no free place in a crowded picture and were not drawn.
+    LABELS_HIDDEN = "labels_hidden"
 
 
 class RequestKind(str, Enum):

@@ -43,6 +43,9 @@ class BatchOptions:
     report: Path | None = None
     yolo_task: str = "segment"
     yolo_images: str = "link"
+    #: Overlay file suffix in a folder of overlays: JPEG (fast, right for photographs)
+    #: or ".png" (lossless). A single ``overlay_file`` keeps its own suffix.
+    overlay_format: str = ".jpg"
     bbox_from: str = "model"
     workers: int = 1
     mask_format: str = "rle"
@@ -69,6 +72,16 @@ class BatchReport:
     failed: int = 0
     seconds: float = 0.0
     categories: list[str] = field(default_factory=list)
+    #: Characters no installed font could draw in any overlay (see :meth:`font_warning`).
+    missing_glyphs: str = ""
+
+    def font_warning(self) -> str | None:
+        """The one ``boxmask: warning:`` line for missing glyphs of the whole run, or None."""
+        if not self.missing_glyphs:
+            return None
+        from boxmask.overlay import missing_glyph_warning
+
+        return missing_glyph_warning([self.missing_glyphs])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report (no timings, so that it is reproducible)."""
@@ -147,16 +160,20 @@ def worker_options(options: BatchOptions) -> WorkerOptions:
         bbox_from=options.bbox_from,  # type: ignore[arg-type]
         yolo=options.yolo_task if options.yolo is not None else None,  # type: ignore[arg-type]
     )
+    overlay = options.overlays is not None or options.overlay_file is not None
+    palette = None
+    if overlay and options.categories:
+        from boxmask.overlay import Palette
+
+        palette = Palette(list(options.categories))
     return WorkerOptions(
-        export=export,
-        threshold=options.threshold,
-        overlay=options.overlays is not None or options.overlay_file is not None,
+        export=export, threshold=options.threshold, overlay=overlay, palette=palette
     )
 
 
 def overlay_names(options: BatchOptions) -> OverlayNames:
     """The overlay names of this batch (see :class:`~boxmask.batch.outputs.OverlayNames`)."""
-    return OverlayNames(options.overlays, options.overlay_file)
+    return OverlayNames(options.overlays, options.overlay_file, options.overlay_format)
 
 
 class ResultCollector:
@@ -246,6 +263,10 @@ class ResultCollector:
                 self.yolo.add(fragment.yolo, result.file_name, key=picture, image=result.image)
             )
         entry.update(items=result.items, masks=result.masks, points=result.points)
+        if result.missing_glyphs:
+            report.missing_glyphs = "".join(
+                dict.fromkeys(report.missing_glyphs + result.missing_glyphs)
+            )
         if result.overlay_written:
             entry["overlay"] = result.overlay_written
             if "overlays" in self.records:

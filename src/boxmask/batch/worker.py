@@ -24,6 +24,9 @@ class WorkerOptions:
     export: ExportOptions = field(default_factory=ExportOptions)
     threshold: int = 127
     overlay: bool = False
+    #: The run's :class:`boxmask.overlay.Palette` (same colour per label in every
+    #: worker), or None for the default (distinct per picture, stable by label).
+    palette: Any = None
 
 
 @dataclass
@@ -49,6 +52,8 @@ class JobResult:
     points: int = 0
     mask_pixels: int = 0
     overlay_written: str | None = None
+    #: Characters of labels no installed font could draw (one warning per run).
+    missing_glyphs: str = ""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,19 +147,30 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
         result.mask_pixels = int(detections.masks.areas.sum())
     result.fragment = image_fragment(detections, job.file_name, options.export)
     if overlay_path is not None and job.image is not None:
-        _overlay(job.image, detections, overlay_path, result)
+        _overlay(job.image, detections, overlay_path, options, result)
     del detections  # masks are released as soon as they are exported
 
 
-def _overlay(image: str, detections: Any, path: str, result: JobResult) -> None:
-    """Draw and save the overlay; a failure is the job's problem, not its failure (the
-    annotations stay in the dataset)."""
-    from boxmask.draw import save_overlay
+def _overlay(
+    image: str, detections: Any, path: str, options: WorkerOptions, result: JobResult
+) -> None:
+    """Draw, encode (here, in the worker: JPEG by default) and save the overlay; a
+    failure is the job's problem, not its failure (the annotations stay in the dataset)."""
+    from boxmask.io import atomic_write_bytes
+    from boxmask.overlay import overlay_bytes
 
     try:
-        save_overlay(image, detections, path)
+        data, drawn = overlay_bytes(image, detections, Path(path).suffix, palette=options.palette)
+        atomic_write_bytes(path, data)
     except (BoxmaskError, OSError, ValueError) as exc:
         message = f"overlay {path} not written: {_describe(exc)}"
         result.problems.append(Problem(None, OverlayKind.NOT_WRITTEN, message, image=image))
         return
     result.overlay_written = path
+    result.missing_glyphs = drawn.missing_glyphs
+    if drawn.hidden_labels:
+        message = (
+            f"{len(drawn.hidden_labels)} label(s) found no free place on the overlay and "
+            "were not drawn (the picture is crowded)"
+        )
+        result.problems.append(Problem(None, OverlayKind.LABELS_HIDDEN, message, image=image))

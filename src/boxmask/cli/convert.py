@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
         default="link",
         help="put the pictures into the YOLO dataset: hard links (else copies), copies, or none",
     )
+    p.add_argument(
+        "--overlay-format",
+        choices=["jpg", "png"],
+        default="jpg",
+        help="overlays in a folder: JPEG q90 (fast; default) or PNG (lossless)",
+    )
     p.add_argument("--masks", choices=["rle", "polygon"], default="rle", help="COCO mask format")
     p.add_argument(
         "--yolo-task", choices=["segment", "detect"], default="segment", help="YOLO label kind"
@@ -171,6 +177,7 @@ def _options(args: argparse.Namespace, single: bool, inputs: list[Path]) -> Batc
         report=args.report,
         yolo_task=args.yolo_task,
         yolo_images=args.yolo_images,
+        overlay_format=f".{args.overlay_format}",
         bbox_from=args.bbox_from,
         workers=1 if single else (args.workers or default_workers()),
         mask_format=args.masks,
@@ -210,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OUTPUT if report_started(exc) else EXIT_USAGE
     clear_progress()
     print_report(report, unpaired, quiet=args.quiet)
+    warning = report.font_warning()
+    if warning is not None:
+        print(warning, file=sys.stderr)
     return exit_code(report, unpaired, strict=args.strict)
 
 

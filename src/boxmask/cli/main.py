@@ -43,6 +43,7 @@ COMMAND_MODULES = [
     "boxmask.cli.overlay",
     "boxmask.cli.convert",
     "boxmask.cli.eval",
+    "boxmask.cli.review",
     "boxmask.cli.bench",
 ]
 

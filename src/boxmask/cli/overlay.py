@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
+from pathlib import Path
 from typing import Any
 
 from boxmask.cli.common import read_answer_arg
@@ -38,7 +38,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Parse a model answer against its image (read upright, EXIF orientation "
             "applied) and write the image with masks, outlines, boxes, points and label "
-            "chips drawn on it. The output format follows the suffix (.png, .jpg, .webp)."
+            "chips drawn on it. The output format follows the suffix (.jpg is fastest; "
+            ".png is lossless, written at a fast compression level; .webp)."
         ),
     )
     p.add_argument("answer", metavar="ANSWER", help="answer file, or - for stdin")
@@ -54,16 +55,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--thickness", type=_positive, help="line width in pixels (default: scaled)")
     p.add_argument("--text-size", type=_positive, help="text size in pixels (default: scaled)")
     p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
-    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (92)")
+    p.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality (90)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `boxmask --help` does not load the drawing code.
-    from boxmask.draw import save_overlay
     from boxmask.images import read_image
+    from boxmask.io import atomic_write_bytes
+    from boxmask.overlay import missing_glyph_warning, overlay_bytes
+    from boxmask.overlay.encode import check_suffix
     from boxmask.parse import parse
 
+    check_suffix(args.output)
     image = read_image(args.image)
     height, width = image.shape[:2]
     try:
@@ -72,31 +76,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"boxmask: error: cannot read {args.answer}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     detections = parse(text, width=width, height=height, threshold=args.threshold)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            path = save_overlay(
-                image,
-                detections,
-                args.output,
-                alpha=args.alpha,
-                outline=not args.no_outline,
-                boxes=not args.no_boxes,
-                labels=not args.no_labels,
-                points=not args.no_points,
-                scores=not args.no_scores,
-                font=args.font,
-                thickness=args.thickness,
-                text_size=args.text_size,
-                quality=args.quality,
-            )
-        except BoxmaskError:
-            raise
-        except ValueError as exc:  # bad font or option: say it without a traceback
-            print(f"boxmask: error: {exc}", file=sys.stderr)
-            return 2
-    for warning in caught:
-        print(f"boxmask: warning: {warning.message}", file=sys.stderr)
+    try:
+        data, overlay = overlay_bytes(
+            image,
+            detections,
+            Path(args.output).suffix,
+            alpha=args.alpha,
+            outline=not args.no_outline,
+            boxes=not args.no_boxes,
+            labels=not args.no_labels,
+            points=not args.no_points,
+            scores=not args.no_scores,
+            font=args.font,
+            thickness=args.thickness,
+            text_size=args.text_size,
+            quality=args.quality,
+        )
+    except BoxmaskError:
+        raise
+    except ValueError as exc:  # bad font or option: say it without a traceback
+        print(f"boxmask: error: {exc}", file=sys.stderr)
+        return 2
+    path = atomic_write_bytes(args.output, data)
+    warning = missing_glyph_warning([overlay.missing_glyphs])
+    if warning:
+        print(warning, file=sys.stderr)
+    if overlay.hidden_labels:
+        print(
+            f"boxmask: warning: {len(overlay.hidden_labels)} labels not shown, no free "
+            f"place for their chips (first: {overlay.hidden_labels[0][:60]!r})",
+            file=sys.stderr,
+        )
     for problem in detections.problems:
         print(f"boxmask: {problem}", file=sys.stderr)
     s = detections.summary()

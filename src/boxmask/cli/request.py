@@ -169,7 +169,7 @@ def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]])
         from pathlib import Path
 
         from boxmask.api.images import is_url
-        from boxmask.draw import save_overlay
+        from boxmask.overlay import save_overlay
 
         folder = Path(args.overlay)
         folder.mkdir(parents=True, exist_ok=True)

@@ -237,8 +237,8 @@ def _overlay_dir(options: BatchOptions) -> tuple[str | None, str]:
     if options.overlay_file is not None:
         return str(options.overlay_file.resolve().parent), options.overlay_file.suffix or ".png"
     if options.overlays is not None:
-        return str(options.overlays.resolve()), ".png"
-    return None, ".png"
+        return str(options.overlays.resolve()), options.overlay_format
+    return None, options.overlay_format
 
 
 def _name_dataset_row(result: JobResult, number: int) -> None:

@@ -1,4 +1,4 @@
-"""boxmask.draw: pixels where they belong, crop-local equal to a full-frame reference."""
+"""boxmask.overlay.render: pixels where they belong, crop-local equal to a full-frame reference."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 
 import boxmask
 from boxmask import Detections, Masks
-from boxmask.draw import color_for_label, draw, save_overlay
-from boxmask.draw.render import default_thickness, mask_border, outline_kernel
 from boxmask.images import read_image
+from boxmask.overlay import color_for_label, draw, save_overlay
+from boxmask.overlay.palette import as_palette, outline_color_for
+from boxmask.overlay.render import default_thickness, mask_border, outline_kernel
 from boxmask.testing.answers import make_items, to_answer_text
 from tests.fixture_paths import FIXTURE_IMAGES
 
@@ -84,18 +85,18 @@ def full_frame_reference(
     state = np.zeros((height, width), dtype=np.int8)  # 0 none, 1 fill, 2 outline
     top = np.zeros((height, width, 3), dtype=np.float64)
     kernel = outline_kernel(thickness) if thickness else None
+    colors = as_palette(palette).colors_for(d.labels)
     for i in order:
         m = dense[i]
         if not m.any():
             continue
-        color = color_for_label(d.labels[i], palette)
         if alpha > 0:
             state[m] = 1
-            top[m] = color
+            top[m] = colors[i]
         if kernel is not None:
             border = m & ~erode_reference(m, kernel)
             state[border] = 2
-            top[border] = color
+            top[border] = outline_color_for(colors[i])
     out = image.astype(np.float64)
     fill = state == 1
     out[fill] = image[fill] * (1 - alpha) + top[fill] * alpha
@@ -172,7 +173,7 @@ def test_outline_lies_on_the_mask_border() -> None:
     border = np.zeros((50, 60), bool)
     border[9:30, 17:38] = mask_border(crop, 2).astype(bool)
     np.testing.assert_array_equal(changed, border)
-    assert (out[border] == color_for_label("cup")).all()
+    assert (out[border] == outline_color_for(color_for_label("cup"))).all()
     # The border is the mask pixels within 2 px of the outside, and only those.
     assert border[9:30, 17:38][crop].sum() < crop.sum()
     assert not border[9:30, 17:38][~crop].any()
@@ -183,7 +184,9 @@ def test_outline_follows_the_image_edge() -> None:
     crop = np.ones((5, 8), bool)  # a mask in the image corner
     d = one_mask(20, 20, 0, 0, crop)
     out = draw(gray(20, 20), d, alpha=0.0, thickness=1, boxes=False, **QUIET)
-    assert (out[0, 3] == color_for_label("cup")).all()  # top row: the image edge is a border
+    assert (
+        out[0, 3] == outline_color_for(color_for_label("cup"))
+    ).all()  # top row: the image edge is a border
 
 
 def test_boxes_are_drawn_inside_their_edges() -> None:
@@ -353,7 +356,7 @@ def test_exif_rotated_file_lands_like_the_upright_one() -> None:
 def test_save_overlay_writes_the_drawing(tmp_path: Path) -> None:
     d = synthetic(4, 160, 120)
     image = noisy(160, 120)
-    path = save_overlay(image, d, tmp_path / "o.png", alpha=0.3)
+    path = save_overlay(image, d, tmp_path / "o.png", alpha=0.3)  # lossless
     np.testing.assert_array_equal(read_image(path), draw(image, d, alpha=0.3))
     first = path.read_bytes()
     save_overlay(image, d, path, alpha=0.3)
@@ -371,9 +374,10 @@ def test_default_thickness_grows_with_the_image() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "import boxmask; f = boxmask.draw; import boxmask.draw; assert boxmask.draw is f",
-        "import boxmask.draw; import boxmask; out = boxmask.draw(img, d)",
-        "from boxmask.draw import grid; import boxmask; out = boxmask.draw(img, d)",
+        "import boxmask; f = boxmask.draw; import boxmask.overlay; assert boxmask.draw is f",
+        "import boxmask.overlay; import boxmask; out = boxmask.draw(img, d)",
+        "from boxmask.overlay import grid; import boxmask; out = boxmask.draw(img, d)",
+        "import boxmask; boxmask.label_palette(['a', 'b']); boxmask.Palette(['a'])",
     ],
 )
 def test_boxmask_draw_is_callable_whatever_was_imported_first(code: str) -> None:

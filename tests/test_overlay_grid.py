@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from boxmask.draw import grid
+from boxmask.overlay import grid
 from tests.fixture_paths import FIXTURE_IMAGES
 
 IMAGES = FIXTURE_IMAGES

@@ -12,21 +12,23 @@ import pytest
 from PIL import ImageFont
 
 from boxmask import Detections
-from boxmask.draw import draw, fonts
-from boxmask.draw.chips import render_chip
+from boxmask.overlay import chips, draw, fonts, render
+from boxmask.overlay.chips import render_chip
 
 JAPANESE = "ミッションパッチ"
 
 
 def _clear_caches() -> None:
     for cached in (
-        fonts._font_index,
+        fonts._resolve,
         fonts._fontconfig_covering,
         fonts._fontconfig_family,
         fonts._pillow_default,
         fonts._covers_char,
     ):
         cached.cache_clear()
+    fonts.take_missing_glyphs()
+    chips._RENDERED.clear()
 
 
 @pytest.fixture
@@ -47,19 +49,33 @@ def label_image(label: str) -> np.ndarray:
 def test_fallback_to_pillows_font_when_nothing_is_installed(no_system_fonts: None) -> None:
     latin = fonts.font_for_text("cup", 20)
     assert latin is fonts._pillow_default(20)
-    with pytest.warns(UserWarning, match="no installed font has glyphs") as caught:
+    assert fonts.missing_glyphs() == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # recorded, never warned
         font = fonts.font_for_text(JAPANESE, 20)
-    assert font is fonts._pillow_default(20)
-    assert "fonts-noto-cjk" in str(caught[0].message)
-    with pytest.warns(UserWarning):
         out = label_image(JAPANESE)
+    assert font is fonts._pillow_default(20)
     assert (out[:40] != 0).any()  # a chip was still drawn
+    assert fonts.missing_glyphs() == "ミッションパチ"
+    assert fonts.take_missing_glyphs() == "ミッションパチ"
+    assert fonts.missing_glyphs() == ""
 
 
-def test_warning_points_at_the_callers_line(no_system_fonts: None) -> None:
-    with pytest.warns(UserWarning) as caught:
-        label_image("ネコ")
-    assert caught[0].filename == __file__
+def test_render_reports_the_missing_glyphs_of_its_labels(no_system_fonts: None) -> None:
+    d = Detections([[20, 40, 180, 90], [0, 0, 50, 20]], ["ネコ", "cup"], width=200, height=100)
+    overlay = render(np.zeros((100, 200, 3), np.uint8), d, text_size=16)
+    assert overlay.missing_glyphs == "ネコ"
+    assert render(np.zeros((100, 200, 3), np.uint8), d[1:], text_size=16).missing_glyphs == ""
+
+
+def test_one_warning_line_for_many_answers_and_workers() -> None:
+    assert fonts.missing_glyph_warning(["", ""]) is None
+    line = fonts.missing_glyph_warning(["ネコ", "コ猫", "猫"])
+    assert line is not None and "\n" not in line
+    assert line.startswith("boxmask: warning: no installed font has glyphs for 'ネコ猫'")
+    assert "fonts-noto-cjk" in line
+    long = fonts.missing_glyph_warning([chr(0x4E00 + i) for i in range(500)])
+    assert long is not None and len(long) < 400
 
 
 def test_pillow_without_freetype(no_system_fonts: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,9 +83,7 @@ def test_pillow_without_freetype(no_system_fonts: None, monkeypatch: pytest.Monk
         raise OSError("no FreeType")
 
     monkeypatch.setattr(ImageFont, "load_default", no_freetype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        font = fonts.font_for_text(JAPANESE, 20)
+    font = fonts.font_for_text(JAPANESE, 20)
     assert isinstance(font, ImageFont.ImageFont)
     assert fonts.drawable_text(font, "café ネコ") == "café ??"
     patch = render_chip(JAPANESE, (255, 0, 0), font, 20)
@@ -106,7 +120,8 @@ def test_pil_font_objects_are_accepted() -> None:
 
 def _installed(name: str) -> Path | None:
     _clear_caches()
-    return fonts._font_index().get(name.lower())
+    found = fonts._resolve(name)
+    return Path(found) if found else None
 
 
 @pytest.mark.skipif(_installed("DejaVuSans.ttf") is None, reason="DejaVu Sans not installed")
@@ -114,22 +129,21 @@ def test_font_by_file_name_and_path() -> None:
     path = _installed("DejaVuSans.ttf")
     assert path is not None
     by_name = fonts.load_font("DejaVuSans.ttf", 14)
-    assert isinstance(by_name, ImageFont.FreeTypeFont) and by_name.path == str(path)
+    assert isinstance(by_name, ImageFont.FreeTypeFont)
+    assert Path(str(by_name.path)).resolve() == path.resolve()
     assert isinstance(fonts.load_font(path, 14), ImageFont.FreeTypeFont)
     assert fonts.missing_chars(by_name, "café Ωμέγα Кошка") == ""
 
 
 def _wide_font() -> bool:
     _clear_caches()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return not fonts.missing_chars(fonts.font_for_text(JAPANESE, 16), JAPANESE)
+    return not fonts.missing_chars(fonts.font_for_text(JAPANESE, 16), JAPANESE)
 
 
 @pytest.mark.skipif(not _wide_font(), reason="no installed font covers Japanese")
 def test_installed_wide_font_is_found_for_japanese() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # found: no warning
-        font = fonts.font_for_text(JAPANESE, 16)
-        label_image(JAPANESE)
+    _clear_caches()
+    font = fonts.font_for_text(JAPANESE, 16)
+    label_image(JAPANESE)
     assert fonts.missing_chars(font, JAPANESE) == ""
+    assert fonts.missing_glyphs() == ""

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from boxmask.draw.chips import default_text_size, render_chip
-from boxmask.draw.fonts import FontLike, font_for_text
-from boxmask.draw.palette import ColorLike, parse_color
 from boxmask.images import Channels, ImageSource, read_image
+from boxmask.overlay.chips import default_text_size, render_chip
+from boxmask.overlay.fonts import FontLike, font_for_text
+from boxmask.overlay.palette import ColorLike, parse_color
 
 __all__ = ["grid"]
 
@@ -31,7 +31,7 @@ def grid(
     """Put ``images`` in rows of ``columns`` and return one ``(H, W, 3)`` uint8 image.
 
     Every image (a path, PIL image or array in ``channels`` order, as for
-    :func:`boxmask.draw.draw`) is scaled, keeping its aspect ratio, to ``height`` pixels
+    :func:`boxmask.overlay.draw`) is scaled, keeping its aspect ratio, to ``height`` pixels
     (default: the smallest input height, capped at 1080). ``columns`` defaults to all
     images in one row up to 4, else a near-square grid. Rows are centred; ``titles``
     (one per image, ``""`` for none) are drawn as dark chips above each image.

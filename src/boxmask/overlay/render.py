@@ -24,8 +24,7 @@ blended once through it. Pixels outside every mask are not touched.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -33,13 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from boxmask.detections import Detections
-from boxmask.draw.chips import Chips, chip_texts, default_text_size
-from boxmask.draw.fonts import FontLike
-from boxmask.draw.palette import RGB, PaletteLike, color_for_label
-from boxmask.images import MAX_PIXELS, Channels, ImageSource, read_image, write_image
+from boxmask.images import MAX_PIXELS, Channels, ImageSource, read_image
 from boxmask.masks.store import Masks
+from boxmask.overlay.chips import Chips, chip_texts, default_text_size
+from boxmask.overlay.fonts import FontLike
+from boxmask.overlay.palette import RGB, PaletteLike, as_palette, outline_color_for
 
-__all__ = ["default_thickness", "draw", "mask_border", "outline_kernel", "save_overlay"]
+__all__ = ["Overlay", "default_thickness", "draw", "mask_border", "outline_kernel", "render"]
 
 Image8 = npt.NDArray[np.uint8]
 
@@ -50,7 +49,37 @@ def default_thickness(width: int, height: int) -> int:
     return max(2, round(math.sqrt(width * height) / 700))
 
 
-def draw(
+@dataclass(frozen=True)
+class Overlay:
+    """What :func:`render` drew: the picture and what it could not show as asked.
+
+    ``image``: ``(H, W, 3)`` uint8 in the input's channel order. ``hidden_labels``:
+    chip texts that found no free place (the image is too crowded). ``missing_glyphs``:
+    characters of the labels no installed font could draw (shown as boxes); merge them
+    over a run and print :func:`~boxmask.overlay.fonts.missing_glyph_warning` once.
+    ``chips``: the pixel rectangles ``(x0, y0, x1, y1)`` (exclusive) of the label chips.
+    """
+
+    image: Image8
+    hidden_labels: tuple[str, ...] = ()
+    missing_glyphs: str = ""
+    chips: tuple[tuple[int, int, int, int], ...] = ()
+
+
+def draw(image: ImageSource, detections: Detections, **options: Any) -> Image8:
+    """Draw ``detections`` on ``image`` and return a new ``(H, W, 3)`` uint8 array.
+
+    ``image`` is a path, encoded bytes, a PIL image (all read upright, EXIF orientation
+    applied, as the request layer sends them) or an array in ``channels`` order:
+    ``(H, W, 3)`` **RGB** by default, ``(H, W)`` gray or ``(H, W, 4)`` RGBA also
+    accepted. Pass ``channels="BGR"`` for OpenCV arrays: input and output are then BGR.
+    The input array is never modified. The keywords are :func:`render`'s; ``render``
+    also says which labels could not be shown.
+    """
+    return render(image, detections, **options).image
+
+
+def render(
     image: ImageSource,
     detections: Detections,
     *,
@@ -66,30 +95,25 @@ def draw(
     text_size: int | None = None,
     channels: Channels = "RGB",
     max_pixels: int = MAX_PIXELS,
-) -> Image8:
-    """Draw ``detections`` on ``image`` and return a new ``(H, W, 3)`` uint8 array.
-
-    ``image`` is a path, encoded bytes, a PIL image (all read upright, EXIF orientation
-    applied, as the request layer sends them) or an array in ``channels`` order:
-    ``(H, W, 3)`` **RGB** by default, ``(H, W)`` gray or ``(H, W, 4)`` RGBA also
-    accepted. Pass ``channels="BGR"`` for OpenCV arrays: input and output are then BGR.
-    The input array is never modified.
+) -> Overlay:
+    """:func:`draw`, returning an :class:`Overlay` (the picture and what it left out).
 
     - ``alpha``: mask fill opacity, 0 (no fill) to 1 (opaque).
-    - ``outline``: draw each mask's border, ``thickness`` pixels wide, inside the mask.
+    - ``outline``: draw each mask's border, ``thickness`` pixels wide, inside the mask,
+      in a darker (or, for dark colours, lighter) shade of the fill colour.
     - ``boxes``: draw boxes inside the box edges, ``thickness`` wide (half as wide for
       items that have a mask, which already shows the object). Point-only items have
       no box.
     - ``points``: draw point markers (filled dot with a white ring).
-    - ``labels``: draw label chips; ``scores`` adds the confidence ("cup 93%") where an
-      item has one.
-    - ``palette``: None (default colours, stable per label), a list of colours, or a
+    - ``labels``: draw label chips (never overlapping, inside the image, long labels
+      elided with "…"); ``scores`` adds the confidence ("cup 93%") where an item has one.
+    - ``palette``: None (the default palette: distinct colours within the picture,
+      stable per label), a :class:`~boxmask.overlay.Palette` built from a run's labels
+      (the same colour for a label in every overlay), a list of colours, or a
       ``{label: colour}`` mapping; colours are ``"#rrggbb"`` or ``(r, g, b)``.
-      :func:`~boxmask.draw.label_palette` builds a mapping that gives each label of a
-      known set its own colour.
     - ``font``: a font path, file name or family name, or a PIL font, tried first for
       each label; labels it cannot draw use an installed font that can (see
-      :mod:`boxmask.draw.fonts`).
+      :mod:`boxmask.overlay.fonts`).
     - ``thickness`` / ``text_size``: line width and text em size in pixels (by default
       they scale with the image size).
 
@@ -99,6 +123,39 @@ def draw(
     """
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    out = _canvas(image, detections, channels, max_pixels)
+    height, width = out.shape[:2]
+    if thickness is not None and thickness < 1:
+        raise ValueError(f"thickness must be at least 1, got {thickness}")
+    line = thickness if thickness is not None else default_thickness(width, height)
+    size = text_size if text_size is not None else default_text_size(width, height)
+    if size < 1:
+        raise ValueError(f"text_size must be at least 1, got {size}")
+    radius = _marker_radius(size)
+    rgb_colors = as_palette(palette).colors_for(detections.labels)
+    colors = [_rgb(c, channels) for c in rgb_colors]
+    order = np.argsort(-detections.areas, kind="stable")
+
+    masks = detections.masks
+    if masks is not None and (alpha > 0 or outline):
+        _draw_masks(out, masks, colors, order, float(alpha), line if outline else 0, channels)
+    if boxes:
+        _draw_boxes(out, detections, colors, order, line)
+    if points and detections.points is not None:
+        _draw_points(out, detections.points, colors, order, radius)
+    if not labels:
+        return Overlay(out)
+    chips = Chips(width, height, size=size, font=font)
+    texts = chip_texts(detections.labels, detections.scores if scores else None)
+    _add_chips(chips, detections, texts, rgb_colors, order[::-1], radius)
+    rects = chips.paste(out, gap=max(2, line), bgr=channels == "BGR", line=max(1, line // 2))
+    return Overlay(out, tuple(chips.hidden), chips.missing, tuple(rects))
+
+
+def _canvas(
+    image: ImageSource, detections: Detections, channels: Channels, max_pixels: int
+) -> Image8:
+    """The image to draw on (a fresh array), checked against the detections' size."""
     base = read_image(image, channels=channels, max_pixels=max_pixels)
     out = (
         base.copy() if isinstance(image, np.ndarray) and np.may_share_memory(base, image) else base
@@ -110,72 +167,31 @@ def draw(
             f"image is {width}x{height}; parse the answer with the upright image size "
             "(files are read with their EXIF orientation applied)"
         )
-    if thickness is not None and thickness < 1:
-        raise ValueError(f"thickness must be at least 1, got {thickness}")
-    line = thickness if thickness is not None else default_thickness(width, height)
-    size = text_size if text_size is not None else default_text_size(width, height)
-    if size < 1:
-        raise ValueError(f"text_size must be at least 1, got {size}")
-    radius = _marker_radius(size)
-    colors = _item_colors(detections.labels, palette, channels)
-    order = np.argsort(-detections.areas, kind="stable")
-
-    masks = detections.masks
-    if masks is not None and (alpha > 0 or outline):
-        _draw_masks(out, masks, colors, order, float(alpha), line if outline else 0)
-    if boxes:
-        _draw_boxes(out, detections, colors, order, line)
-    if points and detections.points is not None:
-        _draw_points(out, detections.points, colors, order, radius)
-    if labels:
-        chips = Chips(width, height, size=size, font=font)
-        texts = chip_texts(detections.labels, detections.scores if scores else None)
-        pts = detections.points
-        for i in order:
-            if detections.has_box[i]:
-                x0, y0, x1, y1 = _box_pixels(detections.boxes[i])
-                chips.add(texts[i], _rgb(colors[i], channels), (x0, y0, x1, y1), "box")
-            elif pts is not None and np.isfinite(pts[i]).all():
-                cx, cy = int(pts[i, 0]), int(pts[i, 1])
-                anchor = (cx - radius, cy - radius, cx + radius + 1, cy + radius + 1)
-                chips.add(texts[i], _rgb(colors[i], channels), anchor, "point")
-        chips.paste(out, gap=max(2, line), bgr=channels == "BGR")
     return out
 
 
-def save_overlay(
-    image: ImageSource,
+def _add_chips(
+    chips: Chips,
     detections: Detections,
-    path: str | os.PathLike[str],
-    *,
-    quality: int = 92,
-    **options: Any,
-) -> Path:
-    """:func:`draw` and write the result to ``path`` atomically (format from the suffix:
-    .png, .jpg, .webp); returns the path. ``options`` are :func:`draw`'s keywords."""
-    channels = options.get("channels", "RGB")
-    overlay = draw(image, detections, **options)
-    return write_image(path, overlay, channels=channels, quality=quality)
-
-
-# ---------------------------------------------------------------------------- colours
-def _item_colors(labels: list[str], palette: PaletteLike, channels: Channels) -> list[RGB]:
-    """Per item colour in the image's channel order."""
-    cache: dict[str, RGB] = {}
-    out = []
-    for label in labels:
-        color = cache.get(label)
-        if color is None:
-            color = color_for_label(label, palette)
-            if channels == "BGR":
-                color = (color[2], color[1], color[0])
-            cache[label] = color
-        out.append(color)
-    return out
+    texts: list[str],
+    colors: list[RGB],
+    order: npt.NDArray[np.intp],
+    radius: int,
+) -> None:
+    """One chip per item with a box or a finite point, in ``order`` (smallest first,
+    so small objects get the spots next to them before large ones)."""
+    pts = detections.points
+    for i in order:
+        if detections.has_box[i]:
+            chips.add(texts[i], colors[i], _box_pixels(detections.boxes[i]), "box")
+        elif pts is not None and np.isfinite(pts[i]).all():
+            cx, cy = int(pts[i, 0]), int(pts[i, 1])
+            anchor = (cx - radius, cy - radius, cx + radius + 1, cy + radius + 1)
+            chips.add(texts[i], colors[i], anchor, "point")
 
 
 def _rgb(color: RGB, channels: Channels) -> RGB:
-    """Chips are rendered in RGB-order patches; swap back for BGR images."""
+    """A colour in the image's channel order."""
     return (color[2], color[1], color[0]) if channels == "BGR" else color
 
 
@@ -236,7 +252,9 @@ def _draw_masks(
     order: npt.NDArray[np.intp],
     alpha: float,
     thickness: int,
+    channels: Channels,
 ) -> None:
+    """Fill (blended) and outline every mask, in ``order``; see the module docstring."""
     boxes = masks.crop_boxes()
     has = masks.has_mask
     if not has.any():
@@ -252,7 +270,8 @@ def _draw_masks(
     dtype = np.uint8 if 2 * k_max < 256 else np.uint16
     lut = np.zeros((2 * k_max + 1, 3), dtype=np.uint8)
     lut[1 : k_max + 1] = np.array(distinct, dtype=np.uint8).reshape(-1, 3)
-    lut[k_max + 1 :] = lut[1 : k_max + 1]
+    outlines = [_rgb(outline_color_for(_rgb(c, channels)), channels) for c in distinct]
+    lut[k_max + 1 :] = np.array(outlines, dtype=np.uint8).reshape(-1, 3)
     index = np.zeros((ry1 - ry0, rx1 - rx0), dtype=dtype)
     # Scratch buffers as large as the largest crop, reused through views: fresh memory
     # for every crop (page faults) would cost more than the erosions themselves.

@@ -6,12 +6,14 @@ lookup for a label, first hit wins:
 1. the ``font=`` the caller gave (a path, a file or family name, or a PIL font), when
    it has a glyph for every character of the label;
 2. well-known Latin fonts, then broad-coverage fonts (Noto Sans CJK, Droid Sans
-   Fallback, Arial Unicode, MS Gothic, Hiragino, ...) found in the usual font folders
-   of Linux, macOS and Windows;
+   Fallback, Arial Unicode, MS Gothic, ...), found by file name with Pillow's own
+   lookup (``ImageFont.truetype`` searches the system and user font folders);
 3. ``fc-list :charset=...`` (fontconfig), when installed, for the missing characters;
-4. the best partial match, with a :class:`UserWarning` naming the characters no
-   installed font covers; with no TTF at all, Pillow's built-in font.
+4. the best partial match; with no TTF at all, Pillow's built-in font.
 
+Nothing here warns or prints. Characters no font covers are *recorded* in this process
+(:func:`missing_glyphs`, :func:`take_missing_glyphs`); a command or a batch collects them
+(from every worker process) and prints one line with :func:`missing_glyph_warning`.
 Coverage is checked glyph by glyph against the font's "missing glyph" picture, so no
 font-parsing dependency is needed.
 """
@@ -22,9 +24,7 @@ import functools
 import os
 import shutil
 import subprocess
-import sys
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,7 +37,10 @@ __all__ = [
     "font_for_text",
     "load_font",
     "missing_chars",
+    "missing_glyph_warning",
+    "missing_glyphs",
     "system_fonts",
+    "take_missing_glyphs",
 ]
 
 LoadedFont = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -54,7 +57,6 @@ _LATIN = (
     "arial.ttf",
     "Helvetica.ttc",
     "segoeui.ttf",
-    "Ubuntu-R.ttf",
     "FreeSans.ttf",
 )
 # Broad coverage (CJK, Cyrillic, Greek, ...), tried when a label has characters the
@@ -63,77 +65,53 @@ _WIDE = (
     "NotoSansCJK-Regular.ttc",
     "NotoSansCJKjp-Regular.otf",
     "NotoSansCJKsc-Regular.otf",
-    "NotoSansJP-Regular.otf",
-    "NotoSansJP-Regular.ttf",
-    "NotoSansCJK-Regular.otf",
     "SourceHanSans-Regular.ttc",
     "DroidSansFallbackFull.ttf",
     "DroidSansFallback.ttf",
-    "ipag.ttf",
-    "ipagp.ttf",
-    "fonts-japanese-gothic.ttf",
-    "TakaoPGothic.ttf",
     "wqy-microhei.ttc",
     "wqy-zenhei.ttc",
-    "UnDotum.ttf",
     "NanumGothic.ttf",
     "Arial Unicode.ttf",
     "Arial Unicode MS.ttf",
-    "ArialUnicodeMS.ttf",
     "Hiragino Sans GB.ttc",
-    "ヒラギノ角ゴシック W3.ttc",
-    "AppleSDGothicNeo.ttc",
     "PingFang.ttc",
-    "YuGothM.ttc",
     "msgothic.ttc",
-    "meiryo.ttc",
     "msyh.ttc",
     "malgun.ttf",
     "seguisym.ttf",
     "FreeSerif.ttf",
 )
-_MAX_FONT_FILES = 20_000  # stop walking enormous font trees
+
+#: What to install when glyphs are missing (named in the warning).
+INSTALL_HINT = (
+    "install a wide font such as Noto (Debian: fonts-noto-core fonts-noto-cjk) "
+    "or pass font='path/to/font.ttf'"
+)
+
+# Characters no font could draw, in this process (see take_missing_glyphs).
+_MISSING: dict[str, None] = {}
 
 
-def _font_dirs() -> list[Path]:
-    home = Path.home()
-    dirs = [
-        Path("/usr/share/fonts"),
-        Path("/usr/local/share/fonts"),
-        home / ".fonts",
-        home / ".local/share/fonts",
-        Path("/Library/Fonts"),
-        Path("/System/Library/Fonts"),
-        home / "Library/Fonts",
-    ]
-    windir = os.environ.get("WINDIR") or os.environ.get("SYSTEMROOT")
-    if windir:
-        dirs.append(Path(windir) / "Fonts")
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        dirs.append(Path(os.environ["LOCALAPPDATA"]) / "Microsoft/Windows/Fonts")
-    return [d for d in dirs if d.is_dir()]
+@functools.lru_cache(maxsize=128)
+def _resolve(name: str) -> str | None:
+    """The file Pillow opens for font file name ``name`` (it searches the system and
+    user font folders itself), or None."""
+    try:
+        font = ImageFont.truetype(name, 10)
+    except OSError:
+        return None
+    path = getattr(font, "path", None)
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
 
 
-@functools.lru_cache(maxsize=1)
-def _font_index() -> dict[str, Path]:
-    """Lower-cased file name → path of every font file in the usual folders."""
-    index: dict[str, Path] = {}
-    seen = 0
-    for root in _font_dirs():
-        for folder, _dirs, files in os.walk(root):
-            for name in sorted(files):
-                if name.lower().endswith((".ttf", ".otf", ".ttc")):
-                    index.setdefault(name.lower(), Path(folder) / name)
-                    seen += 1
-            if seen > _MAX_FONT_FILES:
-                return index
-    return index
-
-
-def system_fonts() -> list[Path]:
+def system_fonts(names: Iterable[str] = (*_LATIN, *_WIDE)) -> list[Path]:
     """Known good font files found on this machine, in the order they are tried."""
-    index = _font_index()
-    return [index[n.lower()] for n in (*_LATIN, *_WIDE) if n.lower() in index]
+    out: list[Path] = []
+    for name in names:
+        path = _resolve(name)
+        if path is not None and Path(path) not in out:
+            out.append(Path(path))
+    return out
 
 
 def _fontconfig(args: list[str]) -> list[str]:
@@ -206,7 +184,7 @@ def _needs_glyph(char: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _covers_char(font_key: str, char: str) -> bool:
-    font = _font_by_key(font_key)
+    font = _KEYED[font_key]
     if isinstance(font, ImageFont.FreeTypeFont):
         return _glyph(font, char) != _glyph(font, "\U0010ffff")
     try:
@@ -236,10 +214,6 @@ def _key(font: LoadedFont) -> str:
     return key
 
 
-def _font_by_key(key: str) -> LoadedFont:
-    return _KEYED[key]
-
-
 def missing_chars(font: LoadedFont, text: str) -> str:
     """The characters of ``text`` that ``font`` has no glyph for (in order, once each)."""
     key = _key(font)
@@ -249,33 +223,27 @@ def missing_chars(font: LoadedFont, text: str) -> str:
 def load_font(font: FontLike, size: int) -> LoadedFont:
     """Open ``font`` at ``size`` pixels (em size).
 
-    ``font`` may be a path to a .ttf/.otf/.ttc file, a font file name found in the
-    usual font folders ("DejaVuSans.ttf"), a family name fontconfig knows ("Noto Sans
-    CJK JP"), or a PIL font (FreeType fonts are resized to ``size``; Pillow's bitmap
-    font is used as it is). Raises ``ValueError`` when nothing loadable matches.
+    ``font`` may be a path to a .ttf/.otf/.ttc file, a font file name Pillow finds in
+    the system font folders ("DejaVuSans.ttf"), a family name fontconfig knows ("Noto
+    Sans CJK JP"), or a PIL font (FreeType fonts are resized to ``size``; Pillow's
+    bitmap font is used as it is). Raises ``ValueError`` when nothing loadable matches.
     """
     if isinstance(font, ImageFont.FreeTypeFont):
         return font.font_variant(size=size)
     if isinstance(font, ImageFont.ImageFont):
         return font
     text = os.fspath(font)
-    candidates: list[str] = []
     if Path(text).is_file():
-        candidates.append(text)
-    else:
-        hit = _font_index().get(Path(text).name.lower())
-        if hit is not None:
-            candidates.append(str(hit))
-        match = _fontconfig_family(text)
-        if match is not None and match not in candidates:
-            candidates.append(match)
-    for candidate in candidates:
         try:
-            return _load_path(candidate, size)
+            return _load_path(text, size)
         except OSError:
-            continue
-    if candidates:
-        raise ValueError(f"cannot load font {text!r}: {candidates[0]} is not a font file")
+            raise ValueError(f"cannot load font {text!r}: not a font file") from None
+    found = _resolve(Path(text).name) or _fontconfig_family(text)
+    if found is not None:
+        try:
+            return _load_path(found, size)
+        except OSError:
+            raise ValueError(f"cannot load font {text!r}: {found} is not a font file") from None
     raise ValueError(
         f"cannot load font {text!r}: no such file, and no installed font has that name "
         "(pass a path to a .ttf/.otf/.ttc file)"
@@ -302,39 +270,46 @@ def drawable_text(font: LoadedFont, text: str) -> str:
 def font_for_text(text: str, size: int, font: FontLike | None = None) -> LoadedFont:
     """The font to draw ``text`` with at ``size`` pixels, following the module's lookup.
 
-    Never raises for a missing glyph: when no installed font covers every character,
-    the best partial match is used and a :class:`UserWarning` names what is missing.
-    A ``font`` that cannot be loaded at all raises ``ValueError``.
+    Never raises or warns for a missing glyph: when no installed font covers every
+    character, the best partial match is used and the characters it lacks are
+    recorded (:func:`missing_glyphs`). A ``font`` that cannot be loaded at all raises
+    ``ValueError``.
     """
-    chosen = _font_for_text(text, size, font)
-    if isinstance(chosen, tuple):
-        best, missing = chosen
-        warnings.warn(
-            f"no installed font has glyphs for {missing!r} (label {text!r}); they "
-            "will show as boxes. Install a wide font such as Noto Sans CJK "
-            "(Debian: fonts-noto-cjk) or pass font='path/to/font.ttf'.",
-            UserWarning,
-            stacklevel=_caller_stacklevel(),
-        )
-        return best
+    chosen, missing = _font_for_text(text, size, font)
+    for char in missing:
+        _MISSING.setdefault(char, None)
     return chosen
 
 
-def _caller_stacklevel() -> int:
-    """Stack level of the first frame outside boxmask, so warnings name the caller."""
-    package = str(Path(__file__).resolve().parents[1])
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
+def missing_glyphs() -> str:
+    """Every character no font could draw in this process so far (in first-seen order)."""
+    return "".join(_MISSING)
 
 
-def _font_for_text(
-    text: str, size: int, font: FontLike | None
-) -> LoadedFont | tuple[LoadedFont, str]:
-    """The covering font, or ``(best partial font, missing characters)``."""
+def take_missing_glyphs() -> str:
+    """:func:`missing_glyphs`, then forget them: a worker calls this after each job and
+    sends the characters to the parent, which merges them for one warning."""
+    out = "".join(_MISSING)
+    _MISSING.clear()
+    return out
+
+
+def missing_glyph_warning(chars: Iterable[str]) -> str | None:
+    """The one warning line for characters no font could draw (merged from any number of
+    answers or worker processes), or None when there are none. Print it to stderr once,
+    at the end of a run."""
+    merged = "".join(dict.fromkeys(c for part in chars for c in part))
+    if not merged:
+        return None
+    shown = merged if len(merged) <= 40 else merged[:40] + "…"
+    return (
+        f"boxmask: warning: no installed font has glyphs for {shown!r} "
+        f"({len(merged)} characters); labels show them as boxes: {INSTALL_HINT}"
+    )
+
+
+def _font_for_text(text: str, size: int, font: FontLike | None) -> tuple[LoadedFont, str]:
+    """The covering font and ``""``, or the best partial font and the missing characters."""
     options: list[Iterable[LoadedFont]] = [_candidates(size)]
     if font is not None:
         options.insert(0, [load_font(font, size)])
@@ -343,14 +318,14 @@ def _font_for_text(
     for option in (f for group in options for f in group):
         missing = missing_chars(option, text)
         if not missing:
-            return option
+            return option, ""
         if best is None or len(missing) < len(best_missing):
             best, best_missing = option, missing
     if best is None:
         best = _pillow_default(size)
         best_missing = missing_chars(best, text)
         if not best_missing:
-            return best
+            return best, ""
     for path in _fontconfig_covering(best_missing):
         try:
             option = _load_path(str(path), size)
@@ -358,7 +333,7 @@ def _font_for_text(
             continue
         remaining = missing_chars(option, text)
         if not remaining:
-            return option
+            return option, ""
         if len(remaining) < len(best_missing):
             best, best_missing = option, remaining
     return best, best_missing
