@@ -257,10 +257,12 @@ class Detections:
     @classmethod
     def from_supervision(cls, sv_detections: Any, **options: Any) -> Detections:
         """Detections from an ``sv.Detections``; see
-        :func:`boxmask.export.interop.from_supervision` (``width``, ``height``, ...)."""
-        from boxmask.export.interop import from_supervision
+        :func:`boxmask.export.interop.supervision_fields` (``width``, ``height``, ...)."""
+        from boxmask.export.interop import supervision_fields
 
-        return from_supervision(sv_detections, **options)
+        fields = supervision_fields(sv_detections, **options)
+        boxes, labels = fields.pop("boxes"), fields.pop("labels")
+        return cls(boxes, labels, **fields)
 
     def to_fiftyone(self) -> list[dict[str, Any]]:
         """FiftyOne-style detection dicts (relative ``[x, y, w, h]`` boxes, box-cropped

@@ -21,7 +21,6 @@ __all__ = [
     "crop_to_rle",
     "crops_to_polygons",
     "crops_to_rle",
-    "from_supervision",
     "instance_label_map",
     "rle_to_crop",
     "save_class_mask_pngs",
@@ -48,7 +47,6 @@ _WHERE = {
     "save_class_mask_pngs": "labelmap",
     "save_label_map_png": "labelmap",
     "semantic_label_map": "labelmap",
-    "from_supervision": "interop",
     "to_fiftyone": "interop",
     "to_supervision": "interop",
 }

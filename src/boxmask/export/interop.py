@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from boxmask.detections import Detections
+if TYPE_CHECKING:  # the type only: no import-time dependency on the core's class
+    from boxmask.detections import Detections
+
 from boxmask.errors import ExportError
 from boxmask.export.categories import normalize_label
 from boxmask.export.rle import crop_counts
 from boxmask.masks.store import Crop, Masks
 
-__all__ = ["from_supervision", "to_fiftyone", "to_supervision"]
+__all__ = ["supervision_fields", "to_fiftyone", "to_supervision"]
 
 
 def _supervision() -> Any:
@@ -112,14 +114,16 @@ def to_supervision(
     )
 
 
-def from_supervision(
+def supervision_fields(
     sv_detections: Any,
     *,
     width: int | None = None,
     height: int | None = None,
     class_names: Sequence[str] | None = None,
-) -> Detections:
-    """:class:`~boxmask.Detections` from an ``sv.Detections``.
+) -> dict[str, Any]:
+    """The :class:`~boxmask.Detections` constructor arguments for an ``sv.Detections``
+    (``Detections.from_supervision`` builds it; this module never imports the class, so
+    the core does not depend on the exporters at import time).
 
     The image size comes from ``width``/``height``, else the masks' shape, else
     ``metadata["image_wh"]`` (set by :func:`to_supervision`); without any of them
@@ -172,14 +176,14 @@ def from_supervision(
                     f"masks are {dense.shape[2]}x{dense.shape[1]}, not {width}x{height}"
                 )
             masks = Masks.from_dense(dense)
-    return Detections(
-        xyxy,
-        labels,
-        width=width,
-        height=height,
-        scores=None if confidence is None else np.asarray(confidence, dtype=np.float64),
-        masks=masks,
-    )
+    return {
+        "boxes": xyxy,
+        "labels": labels,
+        "width": width,
+        "height": height,
+        "scores": None if confidence is None else np.asarray(confidence, dtype=np.float64),
+        "masks": masks,
+    }
 
 
 def _tight(x0: int, y0: int, crop: npt.NDArray[np.bool_]) -> Crop | None:
