@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from boxmask.api.retry import RetryPolicy, retry_hint
 from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
 from boxmask.api.wire import ErrorBody, parse_error_body
@@ -33,11 +34,11 @@ from boxmask.errors import (
     ServerError,
 )
 
+# DEFAULT_BASE_URL is re-exported for older imports; it is defined in boxmask.api.defaults.
 __all__ = ["DEFAULT_BASE_URL", "Session", "call", "error_for_reply", "log", "redact_url"]
 
 log = logging.getLogger("boxmask.api")
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
@@ -59,7 +60,7 @@ class Session:
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float | None = 300.0
+    timeout: float | None = DEFAULT_TIMEOUT
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -188,6 +189,76 @@ def _final_error(
     )
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """A 2xx reply that passed ``check`` and decoded."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Retryable:
+    """Why an attempt failed in a way worth another try, and the server's wait hint."""
+
+    problem: str
+    hint: float | None = None
+
+
+def _judge(
+    session: Session,
+    outcome: HttpReply | TransportFailure,
+    what: str,
+    attempt: int,
+    decode: bool,
+    check: Callable[[HttpReply], str | None] | None,
+) -> _Accepted | _Retryable:
+    """Accept the outcome, ask for a retry, or raise the typed error of a final answer."""
+    if isinstance(outcome, TransportFailure):
+        return _Retryable(type(outcome.error).__name__)
+    if outcome.status in session.retry.statuses:
+        error = parse_error_body(outcome.body)
+        return _Retryable(f"HTTP {outcome.status}", retry_hint(outcome.headers, error.details))
+    if outcome.status >= 400 or outcome.status < 200:
+        raise error_for_reply(session, outcome, what, attempt + 1)
+    reason = check(outcome) if check else None
+    if reason is not None:
+        return _Retryable(reason)
+    if not decode:
+        return _Accepted(None)
+    try:
+        return _Accepted(json.loads(outcome.body) if outcome.body else {})
+    except ValueError:
+        return _Retryable("body is not valid JSON")
+
+
+def _retry_delay(
+    session: Session,
+    outcome: HttpReply | TransportFailure,
+    verdict: _Retryable,
+    what: str,
+    attempt: int,
+    slept: float,
+) -> float:
+    """Seconds to wait before the next try; raises when the retries or budget are spent."""
+    policy = session.retry
+    tries = attempt + 1
+    if attempt >= policy.max_retries:
+        raise _final_error(session, outcome, what, tries, "", verdict.problem)
+    hint = verdict.hint
+    if hint is not None and hint > policy.max_delay:
+        note = (
+            f"The server asks to wait {hint:.0f} s, longer than max_delay "
+            f"({policy.max_delay:.0f} s): try again after that."
+        )
+        raise _final_error(session, outcome, what, tries, note)
+    delay = hint if hint is not None else policy.backoff(attempt, session.rng)
+    if slept + delay > policy.max_elapsed:
+        raise _final_error(
+            session, outcome, what, tries, "(retry time budget spent)", verdict.problem
+        )
+    return delay
+
+
 def call(
     session: Session,
     request: HttpCall,
@@ -203,63 +274,31 @@ def call(
     retry it. Raises the typed :mod:`boxmask.errors` exception when retries run out or
     the error is not retryable.
     """
-    policy = session.retry
     attempt = 0
     slept = 0.0
     target = redact_url(request.url)
     while True:
         outcome = yield request
-        hint: float | None = None
-        if isinstance(outcome, TransportFailure):
-            problem = f"{type(outcome.error).__name__}"
-        elif outcome.status in policy.statuses:
-            error = parse_error_body(outcome.body)
-            hint = retry_hint(outcome.headers, error.details)
-            problem = f"HTTP {outcome.status}"
-        elif outcome.status >= 400 or outcome.status < 200:
-            raise error_for_reply(session, outcome, what, attempt + 1)
-        else:
-            reason = check(outcome) if check else None
-            value: Any = None
-            if reason is None and decode:
-                try:
-                    value = json.loads(outcome.body) if outcome.body else {}
-                except ValueError:
-                    reason = "body is not valid JSON"
-            if reason is None:
-                log.debug(
-                    "%s %s -> %d in %.1f ms (attempt %d)",
-                    request.method,
-                    target,
-                    outcome.status,
-                    outcome.elapsed * 1000,
-                    attempt + 1,
-                )
-                return outcome, value
-            problem = reason
-        if attempt >= policy.max_retries:
-            raise _final_error(session, outcome, what, attempt + 1, "", problem)
-        if hint is not None and hint > policy.max_delay:
-            raise _final_error(
-                session,
-                outcome,
-                what,
+        verdict = _judge(session, outcome, what, attempt, decode, check)
+        if isinstance(verdict, _Accepted):
+            assert isinstance(outcome, HttpReply)
+            log.debug(
+                "%s %s -> %d in %.1f ms (attempt %d)",
+                request.method,
+                target,
+                outcome.status,
+                outcome.elapsed * 1000,
                 attempt + 1,
-                f"The server asks to wait {hint:.0f} s, longer than max_delay "
-                f"({policy.max_delay:.0f} s): try again after that.",
             )
-        delay = hint if hint is not None else policy.backoff(attempt, session.rng)
-        if slept + delay > policy.max_elapsed:
-            raise _final_error(
-                session, outcome, what, attempt + 1, "(retry time budget spent)", problem
-            )
+            return outcome, verdict.value
+        delay = _retry_delay(session, outcome, verdict, what, attempt, slept)
         log.info(
             "%s %s: %s; retry %d/%d in %.2f s",
             request.method,
             target,
-            problem,
+            verdict.problem,
             attempt + 1,
-            policy.max_retries,
+            session.retry.max_retries,
             delay,
         )
         yield Sleep(delay)

@@ -16,9 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from boxmask.api.cache import FileCache, account_fingerprint
-from boxmask.api.files import CHUNK_SIZE, File, file_name, get_flow, upload_flow
+from boxmask.api.defaults import CHUNK_SIZE, DEFAULT_INLINE_LIMIT
+from boxmask.api.files import File, file_name, get_flow, upload_flow
 from boxmask.api.http import Session, call, log
 from boxmask.api.images import ImageRef, PreparedImage, is_url, prepare_image, sniff_mime
+from boxmask.api.options import TaskOptions
 from boxmask.api.prompts import TaskPrompt, detect_prompt, point_prompt, segment_prompt
 from boxmask.api.transport import Flow, HttpCall, Offload
 from boxmask.api.wire import (
@@ -36,6 +38,7 @@ from boxmask.errors import (
     ApiError,
     BlockedError,
     ImageError,
+    MissingApiKeyError,
     NotFoundError,
     PermissionDeniedError,
     ServerError,
@@ -45,10 +48,6 @@ from boxmask.parse import parse
 
 __all__ = ["DEFAULT_INLINE_LIMIT", "Engine", "Response", "SentImage"]
 
-#: Inline image data allowed per request before images go through the Files API:
-#: base64 bytes. 20 MB is the long-standing documented limit (100 MB since 2026 for some
-#: types, reference §3.5); the conservative value works everywhere.
-DEFAULT_INLINE_LIMIT = 20 * 1000 * 1000
 _FILES_NAME = re.compile(r"^files/[a-z0-9-]{1,40}$")
 _EXT_MIME = {
     ".png": "image/png",
@@ -115,6 +114,8 @@ class Engine:
     ) -> None:
         if api not in ("interactions", "generate_content"):
             raise ValueError(f"api must be 'interactions' or 'generate_content', got {api!r}")
+        if inline_limit < 0:
+            raise ValueError("inline_limit must be >= 0 bytes")
         self.session = session
         self.model = model
         self.api = api
@@ -126,6 +127,14 @@ class Engine:
     # ------------------------------------------------------------------ files
     def account(self) -> str:
         return account_fingerprint(self.session.key(), self.session.base_url)
+
+    def forget_file(self, name: str) -> None:
+        """Drop ``files/abc`` from the upload cache (nothing to do without a key)."""
+        try:
+            account = self.account()
+        except MissingApiKeyError:
+            return
+        self.cache.forget(account, name=name)
 
     def is_files_uri(self, text: str) -> bool:
         if _FILES_NAME.match(text):
@@ -327,49 +336,34 @@ class Engine:
             value,
         )
 
-    def spatial(
-        self,
-        task: str,
-        image: Any,
-        what: str,
-        *,
-        max_items: int | None,
-        prompt: str | None,
-        system_instruction: str | None,
-        schema: dict[str, Any] | None,
-        thinking: Any,
-        model: str | None,
-        media_resolution: str | None,
-        max_output_tokens: int | None,
-        upload: bool | None,
-        allow_truncated: bool,
-        threshold: int = 127,
-    ) -> Flow[Detections]:
+    def spatial(self, task: str, image: Any, what: str, options: TaskOptions) -> Flow[Detections]:
         """detect / segment / point on one image → Detections in that image's pixels."""
+        o = options
         factory = _TASKS[task]
-        base: TaskPrompt = factory(what) if max_items is None else factory(what, max_items)
+        base: TaskPrompt = factory(what) if o.max_items is None else factory(what, o.max_items)
         tp = base.with_overrides(
-            prompt=prompt,
+            prompt=o.prompt,
             what=what,
-            system_instruction=system_instruction,
-            schema=schema,
-            thinking=thinking,
+            system_instruction=o.system_instruction,
+            schema=o.schema,
+            thinking=o.thinking,
         )
         settings = GenerationSettings(
             system_instruction=tp.system_instruction,
             schema=tp.schema,
             json_output=tp.json_output,
             thinking=tp.thinking,
-            media_resolution=media_resolution,
-            max_output_tokens=max_output_tokens,
+            media_resolution=o.media_resolution,
+            max_output_tokens=o.max_output_tokens,
             temperature=tp.temperature if self.api == "generate_content" else None,
         )
         response = yield from self.generate(
-            [TextPart(tp.text), image], settings, model=model, upload=upload, need_size=True
+            [TextPart(tp.text), image], settings, model=o.model, upload=o.upload, need_size=True
         )
         sent = response.images[0]
         width, height = sent.width, sent.height
         assert width is not None and height is not None
+        threshold = o.threshold
         detections: Detections = yield Offload(
             lambda: parse(response.raw, width=width, height=height, threshold=threshold)
         )
@@ -382,7 +376,7 @@ class Engine:
                 "image": {"source": sent.source, "how": sent.how, "mime_type": sent.mime_type},
             }
             detections.answer = replace(detections.answer, extra=extra)
-        if response.truncated and not allow_truncated:
+        if response.truncated and not o.allow_truncated:
             raise TruncatedError(
                 f"{task}: the model stopped at its output limit ({response.finish_reason}); "
                 f"{len(detections)} complete item(s) are in .detections. Raise "
