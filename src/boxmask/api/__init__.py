@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from boxmask.api.prompts import TaskPrompt
     from boxmask.api.retry import RetryPolicy
     from boxmask.api.tasks import Response, SentImage
+    from boxmask.api.wire import TextPart
 
 _LAZY = {
     "DEFAULT_BASE_URL": "boxmask.api.defaults",
@@ -44,6 +45,7 @@ _LAZY = {
     "SentImage": "boxmask.api.tasks",
     "TaskOptions": "boxmask.api.options",
     "TaskPrompt": "boxmask.api.prompts",
+    "TextPart": "boxmask.api.wire",
 }
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "SentImage",
     "TaskOptions",
     "TaskPrompt",
+    "TextPart",
 ]
 
 

@@ -11,6 +11,7 @@ from boxmask import __version__
 from boxmask.api.cache import FileCache
 from boxmask.api.defaults import DEFAULT_MODEL
 from boxmask.api.http import Session
+from boxmask.api.images import is_image_reference
 from boxmask.api.options import ClientOptions, TaskOptions, with_keywords
 from boxmask.api.tasks import Engine
 from boxmask.api.wire import TextPart
@@ -81,6 +82,8 @@ def task_options(options: TaskOptions | None, keywords: Mapping[str, Any]) -> Ta
 
 
 def parts_to_items(parts: Any) -> list[Any]:
-    """Public ``generate`` parts → engine items (``str`` → text part, the rest images)."""
+    """Public ``generate`` parts → engine items: a ``str`` is text unless it is an image
+    reference (a whole URL or ``files/…`` name, see
+    :func:`~boxmask.api.images.is_image_reference`), as in ``ask``; the rest are images."""
     items = list(parts) if isinstance(parts, (list, tuple)) else [parts]
-    return [TextPart(p) if isinstance(p, str) else p for p in items]
+    return [TextPart(p) if isinstance(p, str) and not is_image_reference(p) else p for p in items]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +51,8 @@ __all__ = [
     "SUPPORTED_MIME_TYPES",
     "ImageRef",
     "PreparedImage",
+    "is_files_name",
+    "is_image_reference",
     "is_url",
     "prepare_image",
     "sniff_mime",
@@ -59,6 +62,7 @@ __all__ = [
 SUPPORTED_MIME_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
 )
+_FILES_NAME = re.compile(r"files/[a-z0-9-]{1,40}")
 _PNG_LEVEL = 1  # fast: the bytes go over the wire once, compression ratio matters little
 
 
@@ -105,6 +109,25 @@ def is_url(text: str) -> bool:
     """True for ``http://`` and ``https://`` strings."""
     lowered = text[:8].lower()
     return lowered.startswith(("http://", "https://"))
+
+
+def is_image_reference(text: str) -> bool:
+    """True when a string names an image rather than being prompt text: a whole
+    ``http(s)://`` URL (no spaces) or a Files API name (``files/abc``).
+
+    ``generate`` parts and ``ask`` images read strings by this one rule, so the same
+    string means the same thing in both (wrap text in :class:`~boxmask.api.TextPart`
+    to send such a string as text).
+    """
+    stripped = text.strip()
+    if is_url(stripped):
+        return not any(c.isspace() for c in stripped)
+    return is_files_name(stripped)
+
+
+def is_files_name(text: str) -> bool:
+    """True for a Files API name (``files/abc``)."""
+    return _FILES_NAME.fullmatch(text) is not None
 
 
 def _encode(im: Image.Image, as_jpeg: bool) -> tuple[bytes, str]:
@@ -168,12 +191,13 @@ def _from_array(array: np.ndarray[Any, Any]) -> PreparedImage:
     )
 
 
-def prepare_image(image: Any, *, need_size: bool = True) -> PreparedImage:
+def prepare_image(image: Any, *, need_size: bool = True, name: str | None = None) -> PreparedImage:
     """Read any local image input into a :class:`PreparedImage` (see the module doc).
 
     ``image``: a path (``str`` or ``os.PathLike``), ``bytes``, a PIL image, a numpy array,
     or an :class:`ImageRef` (returned as a URI image). ``need_size`` False lets a HEIC
-    go through without pillow-heif (its size stays unknown). Raises
+    go through without pillow-heif (its size stays unknown). ``name`` is what messages
+    and the upload's display name call bytes (default ``"bytes"``). Raises
     :class:`~boxmask.ImageError` for unreadable, missing or unsupported input.
     """
     if isinstance(image, ImageRef):
@@ -181,7 +205,7 @@ def prepare_image(image: Any, *, need_size: bool = True) -> PreparedImage:
             image.mime_type, uri=image.uri, width=image.width, height=image.height, source=image.uri
         )
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _from_bytes(bytes(image), "bytes", need_size)
+        return _from_bytes(bytes(image), name or "bytes", need_size)
     if isinstance(image, Image.Image):
         upright = open_upright(image)
         encoded, mime = _encode(upright, as_jpeg=False)

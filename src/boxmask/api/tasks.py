@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -19,7 +18,7 @@ from boxmask.api.cache import FileCache, account_fingerprint
 from boxmask.api.defaults import CHUNK_SIZE, DEFAULT_INLINE_LIMIT
 from boxmask.api.files import File, file_name, get_flow, upload_flow
 from boxmask.api.http import Session, call, log
-from boxmask.api.images import ImageRef, PreparedImage, is_url, prepare_image, sniff_mime
+from boxmask.api.images import ImageRef, PreparedImage, is_files_name, is_url, prepare_image
 from boxmask.api.options import TaskOptions
 from boxmask.api.prompts import TaskPrompt, detect_prompt, point_prompt, segment_prompt
 from boxmask.api.transport import Flow, HttpCall, Offload
@@ -48,7 +47,6 @@ from boxmask.parse import parse
 
 __all__ = ["DEFAULT_INLINE_LIMIT", "Engine", "Response", "SentImage"]
 
-_FILES_NAME = re.compile(r"^files/[a-z0-9-]{1,40}$")
 _EXT_MIME = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -137,7 +135,7 @@ class Engine:
         self.cache.forget(account, name=name)
 
     def is_files_uri(self, text: str) -> bool:
-        if _FILES_NAME.match(text):
+        if is_files_name(text):
             return True
         return is_url(text) and "/v1beta/files/" in text
 
@@ -187,43 +185,43 @@ class Engine:
 
     # ----------------------------------------------------------------- images
     def _remote(self, ref: ImageRef, need_size: bool) -> Flow[PreparedImage]:
+        if self.is_files_uri(ref.uri):
+            return (yield from self._files_ref(ref, need_size))
         uri = ref.uri
-        if self.is_files_uri(uri):
-            uri = self.files_uri(uri)
-            width, height, mime = ref.width, ref.height, ref.mime_type
-            hit = self.cache.find_uri(self.account(), uri)
-            if hit is not None:
-                width = width or hit.width
-                height = height or hit.height
-                mime = mime or hit.file.mime_type
-            if mime is None:
-                mime = (yield from get_flow(self.session, uri)).mime_type
-            if need_size and (width is None or height is None):
-                raise ImageError(
-                    f"{uri}: the pixel size of this Files API image is unknown; pass "
-                    "ImageRef(uri, width=..., height=...) or upload it with this client"
-                )
-            return PreparedImage(mime, uri=uri, width=width, height=height, source=uri)
-        if not need_size or (ref.width and ref.height):
-            mime = ref.mime_type or _EXT_MIME.get(os.path.splitext(urlsplit(uri).path)[1].lower())
+        mime = ref.mime_type or _EXT_MIME.get(os.path.splitext(urlsplit(uri).path)[1].lower())
+        if mime and (not need_size or (ref.width and ref.height)):
             return PreparedImage(mime, uri=uri, width=ref.width, height=ref.height, source=uri)
-        # The size is needed: download the image (without the API key) to read it.
+        # The size or the type is unknown: download the image (without the API key).
         reply, _ = yield from call(
             self.session,
             HttpCall("GET", uri, follow_redirects=True),
             f"download of {uri}",
             decode=False,
         )
-        local = yield Offload(lambda: prepare_image(reply.body, need_size=True))
-        if local.reencoded:  # rotated by EXIF: send the upright pixels, not the URL
+        local = yield Offload(lambda: _downloaded(reply.body, uri, need_size))
+        if local.reencoded:  # turned by EXIF or not a type Gemini takes: send the pixels
             return replace(local, source=uri)
         return PreparedImage(
-            local.mime_type or sniff_mime(reply.body),
-            uri=uri,
-            width=local.width,
-            height=local.height,
-            source=uri,
+            local.mime_type, uri=uri, width=local.width, height=local.height, source=uri
         )
+
+    def _files_ref(self, ref: ImageRef, need_size: bool) -> Flow[PreparedImage]:
+        """A Files API image: its type and size from the ref, the cache or the service."""
+        uri = self.files_uri(ref.uri)
+        width, height, mime = ref.width, ref.height, ref.mime_type
+        hit = self.cache.find_uri(self.account(), uri)
+        if hit is not None:
+            width = width or hit.width
+            height = height or hit.height
+            mime = mime or hit.file.mime_type
+        if mime is None:
+            mime = (yield from get_flow(self.session, uri)).mime_type
+        if need_size and (width is None or height is None):
+            raise ImageError(
+                f"{uri}: the pixel size of this Files API image is unknown; pass "
+                "ImageRef(uri, width=..., height=...) or upload it with this client"
+            )
+        return PreparedImage(mime, uri=uri, width=width, height=height, source=uri)
 
     def prepare(self, image: Any, need_size: bool) -> Flow[PreparedImage]:
         if isinstance(image, File):
@@ -411,6 +409,17 @@ class Engine:
                 "allow_truncated=True to get the partial text."
             )
         return response.text
+
+
+def _downloaded(body: bytes, uri: str, need_size: bool) -> PreparedImage:
+    """A downloaded URL image, typed by its bytes (the URL named no known type)."""
+    try:
+        return prepare_image(body, need_size=need_size, name=uri)
+    except ImageError as exc:
+        raise ImageError(
+            f"{exc}. The URL names no image type boxmask knows either: pass "
+            "ImageRef(url, mime_type='image/...') if the service can read it"
+        ) from None
 
 
 def _raise_for_answer(answer: Answer, what: str) -> None:

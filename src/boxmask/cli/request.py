@@ -14,11 +14,11 @@ import os
 import sys
 from typing import Any
 
+from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from boxmask.cli.common import format_table
 from boxmask.detections import Detections
 
 TASKS = ("detect", "segment", "point")
-_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base-url",
-        default=os.environ.get("BOXMASK_BASE_URL", _DEFAULT_BASE_URL),
+        default=os.environ.get("BOXMASK_BASE_URL", DEFAULT_BASE_URL),
         help="service root (default: $BOXMASK_BASE_URL or the Gemini API)",
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (300)")
@@ -80,7 +80,7 @@ def _split(args: argparse.Namespace) -> tuple[list[str], str]:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from boxmask.api import DEFAULT_MODEL, Client
+    from boxmask.api import Client
 
     return Client(
         model=args.model or DEFAULT_MODEL,
@@ -203,13 +203,14 @@ def _print_table(report: list[dict[str, Any]]) -> None:
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    from boxmask.api import TextPart
+
     images, prompt = _split(args)
     with _client(args) as client:
         parts = images_as_parts(images)
-        # Google's tips: one image → the text after it; several → the text first.
-        ordered = [*parts, prompt] if len(parts) == 1 else [prompt, *parts]
+        # The prompt text first, then the images (as Client.ask and the tasks send them).
         response = client.generate(
-            ordered, max_output_tokens=args.max_output_tokens, upload=args.upload
+            [TextPart(prompt), *parts], max_output_tokens=args.max_output_tokens, upload=args.upload
         )
     if args.json:
         json.dump(
