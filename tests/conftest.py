@@ -50,3 +50,11 @@ def no_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     images._heif_available.cache_clear()
+
+
+@pytest.fixture
+def stub() -> Iterator[Any]:
+    """A scripted HTTP server on 127.0.0.1 (``tests/http_stub.py``); set ``stub.handler``."""
+    from tests.http_stub import serve
+
+    yield from serve()

@@ -26,6 +26,7 @@ from boxmask.errors import (
     ApiError,
     ApiTimeoutError,
     AuthenticationError,
+    InvalidApiKeyError,
     InvalidRequestError,
     MissingApiKeyError,
     NotFoundError,
@@ -35,7 +36,15 @@ from boxmask.errors import (
 )
 
 # DEFAULT_BASE_URL is re-exported for older imports; it is defined in boxmask.api.defaults.
-__all__ = ["DEFAULT_BASE_URL", "Session", "call", "error_for_reply", "log", "redact_url"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Session",
+    "call",
+    "clean_api_key",
+    "error_for_reply",
+    "log",
+    "redact_url",
+]
 
 log = logging.getLogger("boxmask.api")
 
@@ -65,13 +74,16 @@ class Session:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        if self.api_key is not None:
+            self.api_key = clean_api_key(self.api_key, "api_key=") or None
 
     def key(self) -> str:
-        """The API key; raises :class:`MissingApiKeyError` when there is none."""
+        """The API key; raises :class:`MissingApiKeyError` when there is none and
+        :class:`InvalidApiKeyError` when it cannot go into a header."""
         if self.api_key:
             return self.api_key
         for name in _KEY_ENV:
-            value = os.environ.get(name, "").strip()
+            value = clean_api_key(os.environ.get(name, ""), name)
             if value:
                 return value
         raise MissingApiKeyError(
@@ -94,14 +106,29 @@ class Session:
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key (if it appears at all) replaced by ``***``."""
-        key = self.api_key
-        if not key:
-            for name in _KEY_ENV:
-                key = os.environ.get(name, "").strip() or None
-                if key and key in text:
-                    text = text.replace(key, "***")
-            return text
-        return text.replace(key, "***")
+        keys = [self.api_key] if self.api_key else [os.environ.get(n, "") for n in _KEY_ENV]
+        for key in keys:
+            for form in {key, key.strip()}:
+                if form:
+                    text = text.replace(form, "***")
+        return text
+
+
+def clean_api_key(value: str, where: str) -> str:
+    """``value`` without surrounding whitespace (a key read from a file ends in a
+    newline); raises :class:`InvalidApiKeyError`, naming ``where`` but never showing the
+    key, when a control or non-ASCII character is left inside."""
+    key = value.strip()
+    for position, char in enumerate(key):
+        if char.isascii() and char.isprintable():
+            continue
+        kind = "a control character" if not char.isprintable() else "a non-ASCII character"
+        raise InvalidApiKeyError(
+            f"the API key from {where} holds {kind} (U+{ord(char):04X} at position "
+            f"{position + 1} of {len(key)}), so it cannot be sent in a header. Copy the key "
+            "again from AI Studio; surrounding spaces and newlines are removed for you."
+        )
+    return key
 
 
 def _describe(error: ErrorBody, status: int) -> str:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from boxmask import __version__
+from boxmask.cli.common import safe_text
 from boxmask.errors import BoxmaskError
 
 #: Command modules, in the order ``boxmask --help`` lists them.
@@ -53,10 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except BoxmaskError as exc:
-        print(f"boxmask: error: {exc}", file=sys.stderr)
+        print(safe_text(f"boxmask: error: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     except FileNotFoundError as exc:
-        print(f"boxmask: error: file not found: {exc.filename}", file=sys.stderr)
+        print(safe_text(f"boxmask: error: file not found: {exc.filename}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("boxmask: interrupted", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 import warnings
 from typing import Any
 
-from boxmask.cli.common import read_answer_arg
+from boxmask.cli.common import read_answer_arg, safe_text
 from boxmask.errors import BoxmaskError
 
 
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"boxmask: error: {exc}", file=sys.stderr)
             return 2
     for warning in caught:
-        print(f"boxmask: warning: {warning.message}", file=sys.stderr)
+        print(safe_text(f"boxmask: warning: {warning.message}"), file=sys.stderr)
     for problem in detections.problems:
-        print(f"boxmask: {problem}", file=sys.stderr)
+        print(safe_text(f"boxmask: {problem}"), file=sys.stderr)
     s = detections.summary()
     print(
         f"wrote {path} ({width}x{height}): {s['items']} items, {s['masks']} masks, "
