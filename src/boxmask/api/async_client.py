@@ -13,7 +13,7 @@ from boxmask.api.batch import Outcome, map_async
 from boxmask.api.facades import AsyncFiles
 from boxmask.api.options import ClientOptions, TaskOptions
 from boxmask.api.tasks import Response
-from boxmask.api.transport import Flow, run_async
+from boxmask.api.transport import Flow, Limits, run_async
 from boxmask.api.wire import GenerationSettings, Thinking
 from boxmask.detections import Detections
 
@@ -41,6 +41,7 @@ class AsyncClient(ClientBase):
         **keywords: Unpack[ClientKeywords],
     ) -> None:
         super().__init__(api_key, options, keywords)
+        self._limits = Limits(self._session.timeout, self.options.max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=self._session.timeout,
@@ -50,7 +51,7 @@ class AsyncClient(ClientBase):
         self.files = AsyncFiles(self._engine, self._run)
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(flow, self._http)
+        return await run_async(flow, self._http, self._limits)
 
     async def aclose(self) -> None:
         """Close the connection pool (when the client created it)."""

@@ -20,7 +20,7 @@ from boxmask.api.defaults import DEFAULT_MODEL
 from boxmask.api.facades import Files
 from boxmask.api.options import ClientOptions, TaskOptions
 from boxmask.api.tasks import Response
-from boxmask.api.transport import Flow, run_sync
+from boxmask.api.transport import Flow, Limits, run_sync
 from boxmask.api.wire import GenerationSettings, Thinking
 from boxmask.detections import Detections
 
@@ -66,6 +66,7 @@ class Client(ClientBase):
         **keywords: Unpack[ClientKeywords],
     ) -> None:
         super().__init__(api_key, options, keywords)
+        self._limits = Limits(self._session.timeout, self.options.max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             timeout=self._session.timeout,
@@ -75,7 +76,7 @@ class Client(ClientBase):
         self.files = Files(self._engine, self._run)
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._http)
+        return run_sync(flow, self._http, self._limits)
 
     def close(self) -> None:
         """Close the connection pool (when the client created it)."""

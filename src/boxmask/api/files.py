@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from boxmask.api.defaults import CHUNK_SIZE
-from boxmask.api.http import Session, call, error_for_reply, log
+from boxmask.api.http import Session, call, error_for_reply, log, redirect_error
 from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
 from boxmask.api.wire import parse_error_body
 from boxmask.errors import UploadError
@@ -268,6 +268,8 @@ def _chunk_problem(
         return f"HTTP {outcome.status}"
     if outcome.status in (401, 403, 404):
         raise error_for_reply(session, outcome, what)
+    if 300 <= outcome.status < 400:
+        raise redirect_error(session, outcome, what)
     if outcome.status >= 300:
         error = parse_error_body(outcome.body)
         raise UploadError(

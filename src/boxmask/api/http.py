@@ -15,9 +15,9 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from boxmask.api.exchange import redact_url
 from boxmask.api.retry import RetryPolicy, retry_hint
 from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
 from boxmask.api.wire import ErrorBody, parse_error_body
@@ -32,6 +32,7 @@ from boxmask.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ServerError,
 )
 
@@ -44,18 +45,12 @@ __all__ = [
     "error_for_reply",
     "log",
     "redact_url",
+    "redirect_error",
 ]
 
 log = logging.getLogger("boxmask.api")
 
 _KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host/path`` with any query string dropped (a ``?key=`` may hide there)."""
-    parts = urlsplit(url)
-    suffix = "?…" if parts.query else ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path}{suffix}"
 
 
 @dataclass
@@ -129,6 +124,21 @@ def clean_api_key(value: str, where: str) -> str:
             "again from AI Studio; surrounding spaces and newlines are removed for you."
         )
     return key
+
+
+def redirect_error(session: Session, reply: HttpReply, what: str) -> RedirectError:
+    """The error for a 3xx answer to an API call: boxmask never follows it (the API key
+    would go along to wherever it points)."""
+    location = reply.headers.get("location")
+    target = redact_url(location) if location else None
+    to = f" to {session.scrub(target)}" if target else ""
+    return RedirectError(
+        f"{what}: the service answered with a redirect (HTTP {reply.status}{to}); boxmask "
+        f"does not follow redirects of API calls, which carry the key. Check base_url "
+        f"({session.base_url}): a proxy or a moved endpoint may be answering.",
+        status_code=reply.status,
+        location=target,
+    )
 
 
 def _describe(error: ErrorBody, status: int) -> str:
@@ -245,6 +255,8 @@ def _judge(
     if outcome.status in session.retry.statuses:
         error = parse_error_body(outcome.body)
         return _Retryable(f"HTTP {outcome.status}", retry_hint(outcome.headers, error.details))
+    if 300 <= outcome.status < 400:
+        raise redirect_error(session, outcome, what)
     if outcome.status >= 400 or outcome.status < 200:
         raise error_for_reply(session, outcome, what, attempt + 1)
     reason = check(outcome) if check else None
