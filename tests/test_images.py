@@ -286,9 +286,12 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
 
     fifo = tmp_path / "photo.jpg"
     os.mkfifo(fifo)  # nobody ever writes: opening it for reading would block forever
-    for read in (image_size, read_image, open_upright, prepare_image):
-        with pytest.raises(ImageError, match=r"photo\.jpg is a FIFO \(named pipe\), not an"):
-            read(fifo)  # type: ignore[operator]
+    try:
+        for read in (image_size, read_image, open_upright, prepare_image):
+            with pytest.raises(ImageError, match=r"photo\.jpg is a FIFO \(named pipe\), not an"):
+                read(fifo)  # type: ignore[operator]
+    finally:
+        fifo.unlink()  # later scans of the temporary folders must not open it either
     with pytest.raises(ImageError, match="is a device, not an image file"):
         image_size("/dev/null")
 
