@@ -22,6 +22,7 @@ size ``boxmask.image_size`` and ``boxmask.draw`` see:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -198,7 +199,8 @@ def prepare_image(image: Any, *, need_size: bool = True, name: str | None = None
     or an :class:`ImageRef` (returned as a URI image). ``need_size`` False lets a HEIC
     go through without pillow-heif (its size stays unknown). ``name`` is what messages
     and the upload's display name call bytes (default ``"bytes"``). Raises
-    :class:`~boxmask.ImageError` for unreadable, missing or unsupported input.
+    :class:`~boxmask.ImageError` for unreadable or unsupported input (a FIFO or other
+    non-regular file too), FileNotFoundError for a missing path.
     """
     if isinstance(image, ImageRef):
         return PreparedImage(
@@ -219,6 +221,8 @@ def prepare_image(image: Any, *, need_size: bool = True, name: str | None = None
         if isinstance(image, str) and is_url(image):
             return PreparedImage(None, uri=image, source=image)
         path = Path(image)
+        if not path.exists():  # the client's documented error for a missing path
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
         return _from_bytes(read_file_bytes(path), path.name, need_size)
     raise ImageError(
         f"unsupported image input {type(image).__name__}: pass a path, bytes, a PIL image, "
