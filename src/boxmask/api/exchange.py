@@ -7,10 +7,10 @@ whole. Here every exchange:
 - ends by its **deadline** (``HttpCall.timeout`` or the client's timeout, seconds from
   the start to the last body byte). Sync exchanges run on a helper thread the caller
   stops waiting for at the deadline; async ones under :func:`asyncio.wait_for`. A
-  deadline hit before the response headers is a timeout like any other (retried); one
-  hit while the body is still trickling in raises
-  :class:`~boxmask.errors.ApiTimeoutError` at once (the same server would be as slow
-  again).
+  deadline hit before any body byte arrived is a timeout like any other (retried, so a
+  busy machine that reads a small answer late is not an error); one hit while the body
+  is trickling in raises :class:`~boxmask.errors.ApiTimeoutError` at once (the same
+  server would be as slow again).
 - reads the body in chunks and stops at ``max_body`` bytes with
   :class:`~boxmask.errors.ResponseTooLargeError` (a larger ``Content-Length`` is refused
   before reading).
@@ -103,6 +103,7 @@ class _Progress:
 
     def __init__(self) -> None:
         self.headers = False
+        self.body_bytes = 0
         self.cancelled = threading.Event()
 
 
@@ -129,7 +130,7 @@ def _redirects(op: HttpCall, exc: httpx.TooManyRedirects) -> RedirectError:
 
 def _overrun(op: HttpCall, seconds: float, progress: _Progress) -> HttpReply | TransportFailure:
     """The outcome of a request that ran past its deadline."""
-    if not progress.headers:  # no answer at all yet: a timeout like any other
+    if progress.body_bytes == 0:  # nothing of the body yet: a timeout like any other
         message = f"no answer within the whole-request timeout of {seconds:g} s"
         return TransportFailure(httpx.ReadTimeout(message))
     raise ApiTimeoutError(
@@ -184,6 +185,7 @@ def _fetch_sync(
             if progress.cancelled.is_set():
                 return None  # the caller gave up at the deadline
             total += len(chunk)
+            progress.body_bytes = total
             if total > limits.max_body:
                 raise _too_large(op, limits.max_body, response.status_code, declared=False)
             chunks.append(chunk)
@@ -240,6 +242,7 @@ async def _fetch_async(
         total = 0
         async for chunk in response.aiter_bytes():
             total += len(chunk)
+            progress.body_bytes = total
             if total > limits.max_body:
                 raise _too_large(op, limits.max_body, response.status_code, declared=False)
             chunks.append(chunk)
