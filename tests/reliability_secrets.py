@@ -93,9 +93,12 @@ class SecretWatch:
 
 
 def _files(root: Path) -> Iterator[Path]:
+    """Regular files only: a FIFO a test left behind would block the scan forever."""
     for folder, _, names in os.walk(root):
         for name in names:
-            yield Path(folder) / name
+            path = Path(folder) / name
+            if path.is_file():
+                yield path
 
 
 class _Handler(logging.Handler):

@@ -278,3 +278,78 @@ def test_key_never_in_logs_messages_or_reprs(
         assert secret not in text and KEY not in text
     assert "***" in str(info.value)
     assert all(not any(secret in q for q in r.query.values()) for r in fake.requests)
+
+
+# ------------------------------------------------------------- issue 14's client fixes
+@pytest.mark.parametrize("api", ["interactions", "generate_content"])
+def test_a_url_without_an_extension_is_typed_by_its_bytes(fake: FakeGemini, api: str) -> None:
+    url = fake.add_static("picture", make_scene(5, n_shapes=2).encode("JPEG"), "image/jpeg")
+    with client(fake, api=api) as c:
+        caption = c.ask(url, "Describe")
+    assert "2 shape(s)" in caption
+    body = fake.model_requests()[-1].json()
+    if api == "interactions":
+        sent = body["input"][1]
+        assert sent["uri"] == url and sent["mime_type"] == "image/jpeg"
+    else:
+        sent = body["contents"][0]["parts"][1]["fileData"]
+        assert sent == {"fileUri": url, "mimeType": "image/jpeg"}
+
+
+def test_a_url_that_is_not_an_image_asks_for_the_mime_type(fake: FakeGemini) -> None:
+    from boxmask.errors import ImageError
+
+    url = fake.add_static("page", b"<html>not a picture</html>", "text/html")
+    with client(fake) as c, pytest.raises(ImageError, match=r"pass ImageRef\(url, mime_type="):
+        c.ask(url, "Describe")
+    assert fake.model_requests() == []
+
+
+@pytest.mark.parametrize("api", ["interactions", "generate_content"])
+def test_generate_and_ask_read_a_url_string_the_same_way(fake: FakeGemini, api: str) -> None:
+    from boxmask.api import TextPart
+
+    url = fake.add_static("same.png", make_scene(6, n_shapes=3).encode("PNG"))
+    with client(fake, api=api) as c:
+        via_ask = c.ask(url, "Describe")
+        via_generate = c.generate(["Describe", url]).text
+        c.generate(["Describe", TextPart(url)])  # explicitly text
+    assert via_ask == via_generate and "3 shape(s)" in via_generate
+    bodies = [r.json() for r in fake.model_requests()]
+
+    def kinds(body: dict[str, object]) -> list[str]:
+        if api == "interactions":
+            return [p["type"] for p in body["input"]]  # type: ignore[attr-defined]
+        parts = body["contents"][0]["parts"]  # type: ignore[index]
+        return ["text" if "text" in p else "image" for p in parts]
+
+    assert [kinds(b) for b in bodies] == [["text", "image"], ["text", "image"], ["text", "text"]]
+
+
+@pytest.mark.parametrize("api", ["interactions", "generate_content"])
+def test_the_text_prompt_goes_before_a_single_image(fake: FakeGemini, api: str) -> None:
+    """The Gemini image-understanding guide's tip: text first, then the image."""
+    png = make_scene(7, n_shapes=2).encode("PNG")
+    with client(fake, api=api) as c:
+        c.ask(png, "Describe")
+        c.ask([png, png], "Compare")
+        c.detect(png, "shapes")
+        c.segment(png, "shapes")
+        c.point(png, "shapes")
+    for request in fake.model_requests():
+        body = request.json()
+        if api == "interactions":
+            order = [p["type"] for p in body["input"]]
+        else:
+            order = ["text" if "text" in p else "image" for p in body["contents"][0]["parts"]]
+        assert order[0] == "text" and set(order[1:]) == {"image"}, order
+
+
+def test_upload_session_url_is_followed_on_the_base_host_only(fake: FakeGemini) -> None:
+    """The start's X-Goog-Upload-URL may name another host: the key goes to base_url's."""
+    from boxmask.api.files import _same_host
+    from boxmask.api.http import Session
+
+    session = Session(base_url=fake.base_url, api_key=KEY)
+    moved = _same_host(session, "https://uploads.example.com/upload/v1beta/files?upload_id=7")
+    assert moved == f"{fake.base_url}/upload/v1beta/files?upload_id=7"

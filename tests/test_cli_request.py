@@ -137,3 +137,11 @@ def test_serve_fake_runs_as_a_process() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_ask_sends_the_prompt_before_a_single_image(
+    images: list[Path], fake: FakeGemini, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", str(images[0]), "Describe", "--api", "generate_content"]) == 0
+    parts = fake.model_requests()[-1].json()["contents"][0]["parts"]
+    assert parts[0] == {"text": "Describe"} and "inlineData" in parts[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
@@ -187,3 +188,130 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# --------------------------------------------------------------- one image pipeline
+# Pillow's exif_transpose method for each EXIF orientation; each is its own inverse
+# except 6 and 8, which undo each other.
+_TURN = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_UNDO = {**_TURN, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+UPRIGHT_SIZE = (300, 400)  # width, height of the picture as a person sees it
+
+
+def _heif_formats() -> list[str]:
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        return []
+    return ["HEIF"]
+
+
+def _upright_picture() -> Image.Image:
+    """Four coloured quadrants (plus a white top-left corner): any turn is visible."""
+    w, h = UPRIGHT_SIZE
+    a = np.zeros((h, w, 3), np.uint8)
+    a[: h // 2, : w // 2] = (220, 30, 30)
+    a[: h // 2, w // 2 :] = (30, 200, 30)
+    a[h // 2 :, : w // 2] = (30, 30, 220)
+    a[h // 2 :, w // 2 :] = (230, 220, 40)
+    a[:40, :40] = 255
+    return Image.fromarray(a)
+
+
+def _stored_with_orientation(fmt: str, orientation: int) -> bytes:
+    """``fmt`` bytes whose pixels, turned by their EXIF ``orientation``, are upright."""
+    upright = _upright_picture()
+    stored = upright if orientation == 1 else upright.transpose(_UNDO[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    options: dict[str, object] = {"exif": exif.tobytes()}
+    if fmt == "WEBP":
+        options["lossless"] = True
+    if fmt == "JPEG":
+        options["quality"] = 95
+    if fmt == "HEIF":
+        from boxmask.images import require_heif
+
+        require_heif("test")
+        options["quality"] = 90
+    stored.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", *_heif_formats()])
+def test_every_path_reports_the_same_upright_size(
+    fmt: str, orientation: int, tmp_path: Path
+) -> None:
+    from boxmask.api.images import prepare_image
+    from boxmask.draw.render import draw
+    from boxmask.parse import parse
+
+    data = _stored_with_orientation(fmt, orientation)
+    path = tmp_path / f"photo.{fmt.lower()}"
+    path.write_bytes(data)
+    width, height = UPRIGHT_SIZE
+    reference = np.asarray(_upright_picture()).astype(int)
+
+    assert image_size(path) == UPRIGHT_SIZE
+    assert image_size(data) == UPRIGHT_SIZE
+    with Image.open(path) as im:
+        assert image_size(im) == UPRIGHT_SIZE
+    assert open_upright(path).size == UPRIGHT_SIZE
+    pixels = read_image(path)  # what overlays draw on
+    assert pixels.shape == (height, width, 3)
+    assert np.abs(pixels.astype(int) - reference).mean() < 8  # upright, not turned
+    answer = '[{"box_2d": [0, 0, 500, 500], "label": "a"}]'
+    overlay = draw(path, parse(answer, width=width, height=height))
+    assert overlay.shape == (height, width, 3)
+    # The client: the size it reports and the pixels it sends (what the model sees).
+    for source in (path, data):
+        sent = prepare_image(source)
+        assert sent.size == UPRIGHT_SIZE
+        assert sent.data is not None and image_size(sent.data) == UPRIGHT_SIZE
+        seen = read_image(sent.data)
+        assert np.abs(seen.astype(int) - reference).mean() < 8
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    from boxmask.api.images import prepare_image
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)  # nobody ever writes: opening it for reading would block forever
+    try:
+        for read in (image_size, read_image, open_upright, prepare_image):
+            with pytest.raises(ImageError, match=r"photo\.jpg is a FIFO \(named pipe\), not an"):
+                read(fifo)  # type: ignore[operator]
+    finally:
+        fifo.unlink()  # later scans of the temporary folders must not open it either
+    with pytest.raises(ImageError, match="is a device, not an image file"):
+        image_size("/dev/null")
+
+
+def test_heic_is_read_everywhere_with_pillow_heif(tmp_path: Path) -> None:
+    if not _heif_formats():
+        pytest.skip("pillow-heif is not installed")
+    path = tmp_path / "photo.heic"
+    path.write_bytes(_stored_with_orientation("HEIF", 6))
+    assert image_size(path) == UPRIGHT_SIZE
+    assert read_image(path).shape == (UPRIGHT_SIZE[1], UPRIGHT_SIZE[0], 3)
+
+
+def test_heic_without_pillow_heif_says_what_to_install(
+    tmp_path: Path, no_pillow_heif: None
+) -> None:
+    body = b"heic\0\0\0\0mif1heic"
+    path = tmp_path / "photo.heic"
+    path.write_bytes((8 + len(body)).to_bytes(4, "big") + b"ftyp" + body + b"\0" * 64)
+    for read in (image_size, read_image):
+        with pytest.raises(ImageError, match=r"photo\.heic is a HEIC/HEIF image.*pillow-heif"):
+            read(path)

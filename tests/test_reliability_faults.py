@@ -14,7 +14,10 @@ import io
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,3 +193,132 @@ def test_upload_interrupted_on_every_chunk_still_completes(fake: FakeGemini) -> 
         uploaded = c.files.upload(data, mime_type="image/png", cache=False)
     assert fake.files[uploaded.name.removeprefix("files/")].data == data
     assert sum(1 for r in fake.requests if r.headers.get("x-goog-upload-command") == "query") == 3
+
+
+# ------------------------------------------------- hostile servers (tests/http_stub.py)
+# No timing asserts: each call runs on a helper thread that the test waits on for a
+# generous GIVE_UP seconds; a client that hung (the old behaviour: a trickling server
+# kept a timeout=1 request alive as long as it liked) fails the wait, not a clock check.
+GIVE_UP = 120.0
+STUB_KEY = "stub-secret-key-0123456789"
+
+
+def _bounded(call: Callable[[], object]) -> object:
+    """``call()``'s value or exception, from a thread waited on for GIVE_UP seconds."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(call).result(timeout=GIVE_UP)
+    except FutureTimeout:
+        pytest.fail(f"the request was still running after {GIVE_UP:.0f} s")
+    finally:
+        pool.shutdown(wait=False)  # a hung call must not hang the suite too
+
+
+def _trickle_body(h: Any) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", "100000")
+    h.end_headers()
+    while not h.server.stop.wait(0.1):
+        h.wfile.write(b" ")  # one byte per read: httpx's read timeout never fires
+
+
+def _trickle_headers(h: Any) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
+        if h.server.stop.wait(0.1):
+            return
+        h.wfile.write(bytes([byte]))
+
+
+def _stub_client(stub: Any, **options: Any) -> Client:
+    return Client(STUB_KEY, base_url=stub.url, api="generate_content", **options)
+
+
+@pytest.mark.parametrize("retries", [0, 4])
+def test_a_trickling_body_ends_at_the_whole_request_deadline(stub: Any, retries: int) -> None:
+    stub.handler = _trickle_body
+
+    def ask() -> object:
+        with _stub_client(stub, timeout=1.0, max_retries=retries) as client:
+            return client.ask(tiny_png(1), "hi")
+
+    with pytest.raises(errors.ApiTimeoutError, match="whole-request timeout of 1 s"):
+        _bounded(ask)
+    assert len(stub.seen) == 1  # still arriving when time ran out: not sent again
+
+
+def test_async_a_trickling_body_ends_at_the_deadline(stub: Any) -> None:
+    stub.handler = _trickle_body
+
+    async def ask() -> str:
+        async with AsyncClient(
+            STUB_KEY, base_url=stub.url, api="generate_content", timeout=1.0
+        ) as client:
+            return await client.ask(tiny_png(1), "hi")
+
+    with pytest.raises(errors.ApiTimeoutError, match="whole-request timeout"):
+        _bounded(lambda: asyncio.run(ask()))
+
+
+def test_trickled_headers_are_a_timeout_retried_then_reported(stub: Any) -> None:
+    stub.handler = _trickle_headers
+    fast = RetryPolicy(max_retries=1, initial_delay=0.01)
+
+    def ask() -> object:
+        with _stub_client(stub, timeout=1.0, retry=fast) as client:
+            return client.ask(tiny_png(1), "hi")
+
+    with pytest.raises(errors.ApiTimeoutError, match="after 2 attempt"):
+        _bounded(ask)
+
+
+def _huge(declare: bool) -> Callable[[Any], None]:
+    def handler(h: Any) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        if declare:
+            h.send_header("Content-Length", str(600 * 1024 * 1024))
+        else:
+            h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        block = b" " * 65536
+        for _ in range(600 * 16):  # 600 MB if nobody stops reading
+            if h.server.stop.is_set():
+                return
+            if declare:
+                h.wfile.write(block)
+            else:
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+
+    return handler
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["content-length", "chunked"])
+def test_a_huge_body_is_refused_at_the_cap(stub: Any, declare: bool) -> None:
+    stub.handler = _huge(declare)
+
+    def ask() -> object:
+        with _stub_client(stub, max_response_bytes=1024 * 1024, max_retries=0) as client:
+            return client.ask(tiny_png(1), "hi")
+
+    with pytest.raises(errors.ResponseTooLargeError, match=r"max_response_bytes \(1,048,576"):
+        _bounded(ask)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_reported_and_never_followed_with_the_key(stub: Any, status: int) -> None:
+    def handler(h: Any) -> None:
+        h.send_response(status)
+        h.send_header("Location", f"{stub.url}/elsewhere?key=x")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    stub.handler = handler
+    with _stub_client(stub) as client, pytest.raises(errors.RedirectError) as info:
+        client.ask(tiny_png(1), "hi")
+    message = str(info.value)
+    assert f"redirect (HTTP {status} to {stub.url}/elsewhere?…)" in message
+    assert "unexpected response shape" not in message and "key=x" not in message
+    assert info.value.status_code == status and [p for _, p, _ in stub.seen] == [
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    ]

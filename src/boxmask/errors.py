@@ -16,12 +16,15 @@ __all__ = [
     "BoxmaskError",
     "ExportError",
     "ImageError",
+    "InvalidApiKeyError",
     "InvalidRequestError",
     "MissingApiKeyError",
     "NotFoundError",
     "ParseError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "ServerError",
     "TruncatedError",
     "UploadError",
@@ -120,3 +123,27 @@ class UploadError(ApiError):
 
 class ApiConnectionError(ApiError):
     """The service could not be reached, or dropped the connection, after every retry."""
+
+
+# -- request-layer guards (issue 19) ----------------------------------------------------
+class InvalidApiKeyError(ApiError, ValueError):
+    """The API key holds a control or non-ASCII character (after stripping surrounding
+    whitespace), so it cannot go into an HTTP header. The message never shows the key."""
+
+
+class RedirectError(ApiError):
+    """The service answered a call with a redirect (HTTP 3xx). boxmask never follows a
+    redirect with the API key; ``location`` is the target without its query string."""
+
+    def __init__(self, message: str, *, status_code: int, location: str | None = None) -> None:
+        self.location = location
+        super().__init__(message, status_code=status_code)
+
+
+class ResponseTooLargeError(ApiError):
+    """A response body was larger than the client's ``max_response_bytes``; reading
+    stopped there. ``limit`` is that cap in bytes."""
+
+    def __init__(self, message: str, *, limit: int, status_code: int | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, status_code=status_code)

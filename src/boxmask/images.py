@@ -11,6 +11,15 @@ Conventions (shared with the request layer, so boxes land where the model saw th
   BGR: pass ``channels="BGR"`` (or convert with ``cv2.cvtColor(a, cv2.COLOR_BGR2RGB)``).
 - **Bomb guard.** The pixel count is read from the file header and checked against
   ``max_pixels`` *before* decoding; a larger image raises :class:`~boxmask.ImageError`.
+- **Regular files only.** A path that is a FIFO, a device or a socket is refused before
+  it is opened (opening a FIFO would wait for a writer forever).
+- **HEIC/HEIF** are read everywhere when the optional ``pillow-heif`` package is
+  installed (``pip install 'boxmask[heif]'``); without it they raise a clear
+  :class:`~boxmask.ImageError` saying so. The opener is registered on first use.
+- **One pipeline.** :func:`open_image` (header only) → :func:`upright_size` →
+  :func:`open_upright` (decoded, EXIF applied) → :func:`read_image` (array). Parse
+  callers, overlays, batch workers and the API client all go through these, so every
+  path reports the same upright size.
 - **Atomic writes.** :func:`write_image` writes a temporary file in the target folder
   and renames it over the destination, so readers never see half a file.
 """
@@ -21,6 +30,7 @@ import contextlib
 import functools
 import io
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -38,10 +48,17 @@ __all__ = [
     "Channels",
     "ImageSource",
     "atomic_write_bytes",
+    "checked_array",
+    "exif_orientation",
     "image_size",
+    "open_image",
     "open_upright",
+    "read_file_bytes",
     "read_image",
+    "require_heif",
+    "sniff_mime",
     "to_rgb_array",
+    "upright_size",
     "write_image",
 ]
 
@@ -66,11 +83,123 @@ def _describe(source: object) -> str:
     return type(source).__name__
 
 
-def _open_file(source: str | os.PathLike[str] | bytes, max_pixels: int) -> Image.Image:
-    """Open (header only) and check the size; the pixels are decoded later."""
-    name = _describe(source)
+_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
+_HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
+_SNIFF_BYTES = 64
+
+
+def sniff_mime(data: bytes) -> str | None:
+    """The image MIME type from the first bytes, or None when unknown.
+
+    PNG, JPEG, WEBP, GIF, BMP, TIFF, HEIC and HEIF (ISO-BMFF ``ftyp`` brands).
+    """
+    head = bytes(data[:_SNIFF_BYTES])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:2] == b"BM":
+        return "image/bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if head[4:8] == b"ftyp":
+        box_size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]}
+        end = min(max(box_size, 16), len(head))
+        brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
+        if brands & _HEIC_BRANDS:
+            return "image/heic"
+        if brands & _HEIF_BRANDS:
+            return "image/heif"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_available() -> bool:
+    """Register pillow-heif's opener once; False when the package is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def require_heif(name: str) -> None:
+    """Make HEIC/HEIF readable, or raise :class:`~boxmask.ImageError` saying how."""
+    if not _heif_available():
+        raise ImageError(
+            f"{name} is a HEIC/HEIF image: reading it needs the optional pillow-heif "
+            "package: pip install 'boxmask[heif]' (or pip install pillow-heif), or convert "
+            "the image to JPEG/PNG first"
+        )
+
+
+def _regular_file(path: str | os.PathLike[str]) -> None:
+    """Refuse what is not a regular file before opening it (a FIFO blocks in open())."""
+    name = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {name}") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{name} is a folder, not an image")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise ImageError(f"{name} is {kind}, not an image file")
+
+
+def _head(source: str | os.PathLike[str] | bytes) -> bytes:
+    if isinstance(source, bytes):
+        return source[:_SNIFF_BYTES]
+    with open(source, "rb") as fh:
+        return fh.read(_SNIFF_BYTES)
+
+
+def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the image file ``path`` (regular files only, see the module doc)."""
+    _regular_file(path)
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def open_image(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+) -> Image.Image:
+    """Open a file or encoded bytes, header only, and check the pixel count.
+
+    The pixels are decoded later (:func:`open_upright`). Raises
+    :class:`~boxmask.ImageError` for a missing path, a folder, a FIFO or other
+    non-regular file, an unknown format, HEIC/HEIF without pillow-heif, or more than
+    ``max_pixels`` pixels. ``name`` is what messages call the image (default: the
+    path, or the byte count).
+    """
+    name = name or _describe(source)
+    if not isinstance(source, bytes):
+        _regular_file(source)
     target: Any = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
+        if sniff_mime(_head(source)) in ("image/heic", "image/heif"):
+            require_heif(name)
         with warnings.catch_warnings():
             # boxmask checks the pixel count itself, below, with its own limit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -123,7 +252,7 @@ def open_upright(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.
         _check_pixels(im.size, name, max_pixels)
     elif isinstance(source, (str, os.PathLike, bytes)):
         name = _describe(source)
-        im = _open_file(source, max_pixels)
+        im = open_image(source, max_pixels=max_pixels)
     else:
         raise ImageError(
             f"cannot use {type(source).__name__} as an image: pass a path, bytes, "
@@ -145,30 +274,78 @@ def open_upright(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.
 
 
 def image_size(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """Upright ``(width, height)`` in pixels, from the header only (no decoding)."""
+    """Upright ``(width, height)`` in pixels, from the header only (no decoding).
+
+    The same size :func:`read_image` and :func:`open_upright` give for ``source``.
+    """
     if isinstance(source, np.ndarray):
         if source.ndim < 2:
             raise ImageError(f"an image array needs 2 or 3 dimensions, got shape {source.shape}")
         return int(source.shape[1]), int(source.shape[0])
     if isinstance(source, Image.Image):
-        width, height = source.size
-        orientation = _orientation(source)
-    elif isinstance(source, (str, os.PathLike, bytes)):
-        with _open_file(source, max_pixels) as im:
-            width, height = im.size
-            orientation = _orientation(im)
-    else:
-        raise ImageError(f"cannot use {type(source).__name__} as an image")
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
+        return upright_size(source)
+    if isinstance(source, (str, os.PathLike, bytes)):
+        with open_image(source, max_pixels=max_pixels) as im:
+            return upright_size(im)
+    raise ImageError(f"cannot use {type(source).__name__} as an image")
+
+
+def upright_size(im: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of ``im`` once turned upright (what ``exif_transpose`` gives).
+
+    Reads the header only. Pillow's TIFF reader applies the orientation itself (its
+    reported size is already upright) and pillow-heif applies HEIF transforms, so only
+    an orientation still pending swaps the sides.
+    """
+    width, height = im.size
+    if exif_orientation(im) in (5, 6, 7, 8) and not _applied_by_reader(im):
+        return height, width
     return width, height
 
 
-def _orientation(im: Image.Image) -> int:
+def _applied_by_reader(im: Image.Image) -> bool:
+    """True when the reader already turned the size upright (Pillow's TIFF reader
+    reports the turned size and applies the orientation itself on load)."""
+    tags = getattr(im, "tag_v2", None)
+    if im.format != "TIFF" or tags is None:
+        return False
+    stored = (tags.get(256), tags.get(257))  # ImageWidth, ImageLength as stored
+    return stored != im.size
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF ``Orientation`` of ``im`` (1 = upright; 1 too for missing or corrupt EXIF)."""
     try:
-        return int(im.getexif().get(0x0112, 1))
+        value = im.getexif().get(0x0112, 1)
     except Exception:  # corrupt EXIF: Pillow would not turn it either
         return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def checked_array(array: npt.ArrayLike, *, channels: Channels = "RGB") -> RGBArray:
+    """``array`` as ``uint8`` ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, or an ImageError.
+
+    ``bool`` becomes 0/255 and ``(H, W, 1)`` becomes ``(H, W)``; nothing else changes
+    (no channel swap, alpha kept). :func:`to_rgb_array` and the API client share it.
+    """
+    a = np.asarray(array)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * np.uint8(255)
+    if a.dtype != np.uint8:
+        raise ImageError(
+            f"image arrays must be uint8 (0-255) or bool, got {a.dtype}; "
+            "convert with np.clip(a * 255, 0, 255).astype(np.uint8) for 0-1 floats"
+        )
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(
+            f"image arrays must be (H, W), (H, W, 3) {channels} or (H, W, 4) "
+            f"{channels}A, got shape {a.shape}"
+        )
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ImageError(f"image array has no pixels (shape {a.shape})")
+    return a
 
 
 def to_rgb_array(array: npt.ArrayLike, *, channels: Channels = "RGB") -> RGBArray:
@@ -179,25 +356,9 @@ def to_rgb_array(array: npt.ArrayLike, *, channels: Channels = "RGB") -> RGBArra
     names the order of the colour channels of both the input and the output; no
     channel swap happens here. Returns the input itself when it is already in shape.
     """
-    a = np.asarray(array)
-    if a.dtype == np.bool_:
-        a = a.astype(np.uint8) * np.uint8(255)
-    if a.dtype != np.uint8:
-        raise ImageError(
-            f"image arrays must be uint8 (0-255), got {a.dtype}; "
-            "convert with np.clip(a * 255, 0, 255).astype(np.uint8) for 0-1 floats"
-        )
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
+    a = checked_array(array, channels=channels)
     if a.ndim == 2:
         return np.ascontiguousarray(np.repeat(a[:, :, None], 3, axis=2))
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ImageError(
-            f"image arrays must be (H, W), (H, W, 3) {channels} or (H, W, 4) "
-            f"{channels}A, got shape {a.shape}"
-        )
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ImageError(f"image array has no pixels (shape {a.shape})")
     if a.shape[2] == 4:
         alpha = a[:, :, 3:4].astype(np.uint16)
         flat = (a[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255

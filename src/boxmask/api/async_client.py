@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from boxmask.api.base import DEFAULT_MODEL, USER_AGENT, ClientBase, parts_to_items, spatial_options
+from boxmask.api.base import USER_AGENT, ClientBase, parts_to_items, task_options
 from boxmask.api.batch import Outcome, map_async
-from boxmask.api.cache import FileCache
-from boxmask.api.files import CHUNK_SIZE, AsyncFiles
-from boxmask.api.http import DEFAULT_BASE_URL
-from boxmask.api.retry import RetryPolicy
-from boxmask.api.tasks import DEFAULT_INLINE_LIMIT, Response
-from boxmask.api.transport import Flow, run_async
+from boxmask.api.facades import AsyncFiles
+from boxmask.api.options import ClientOptions, TaskOptions
+from boxmask.api.tasks import Response
+from boxmask.api.transport import Flow, Limits, run_async
 from boxmask.api.wire import GenerationSettings, Thinking
 from boxmask.detections import Detections
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
+    from boxmask.api.options import ClientKeywords, TaskKeywords
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,48 +29,29 @@ __all__ = ["AsyncClient"]
 
 
 class AsyncClient(ClientBase):
-    """The asynchronous twin of :class:`Client`: the same arguments (``http_client`` is an
+    """The asynchronous twin of :class:`Client`: the same options (``http_client`` is an
     ``httpx.AsyncClient``) and the same methods, awaitable."""
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
-        model: str = DEFAULT_MODEL,
-        base_url: str = DEFAULT_BASE_URL,
-        api: str = "interactions",
-        timeout: float | None = 300.0,
-        max_retries: int = 4,
-        retry: RetryPolicy | None = None,
-        inline_limit: int = DEFAULT_INLINE_LIMIT,
-        upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | os.PathLike[str] | None = None,
-        poll_interval: float = 0.5,
+        options: ClientOptions | None = None,
         http_client: httpx.AsyncClient | None = None,
+        **keywords: Unpack[ClientKeywords],
     ) -> None:
-        super().__init__(
-            api_key,
-            model=model,
-            base_url=base_url,
-            api=api,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            inline_limit=inline_limit,
-            upload_chunk_size=upload_chunk_size,
-            file_cache=file_cache,
-            poll_interval=poll_interval,
-        )
+        super().__init__(api_key, options, keywords)
+        self._limits = Limits(self._session.timeout, self.options.max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            timeout=timeout,
+            timeout=self._session.timeout,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
-        self.files = AsyncFiles(self)
+        self.files = AsyncFiles(self._engine, self._run)
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(flow, self._http)
+        return await run_async(flow, self._http, self._limits)
 
     async def aclose(self) -> None:
         """Close the connection pool (when the client created it)."""
@@ -85,73 +68,34 @@ class AsyncClient(ClientBase):
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """See :meth:`Client.detect`."""
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(self._engine.spatial("detect", image, what, **options))
+        flow = self._engine.spatial("detect", image, what, task_options(options, keywords))
+        return await self._run(flow)
 
     async def segment(
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-        threshold: int = 127,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """See :meth:`Client.segment`."""
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(
-            self._engine.spatial("segment", image, what, threshold=threshold, **options)
-        )
+        flow = self._engine.spatial("segment", image, what, task_options(options, keywords))
+        return await self._run(flow)
 
     async def point(
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """See :meth:`Client.point`."""
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return await self._run(self._engine.spatial("point", image, what, **options))
+        flow = self._engine.spatial("point", image, what, task_options(options, keywords))
+        return await self._run(flow)
 
     async def ask(
         self,

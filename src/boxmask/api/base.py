@@ -3,63 +3,49 @@ request engine, the key, ``repr`` without secrets, and argument plumbing."""
 
 from __future__ import annotations
 
-import contextlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from boxmask import __version__
 from boxmask.api.cache import FileCache
-from boxmask.api.files import CHUNK_SIZE, File
-from boxmask.api.http import DEFAULT_BASE_URL, Session
-from boxmask.api.retry import RetryPolicy
-from boxmask.api.tasks import DEFAULT_INLINE_LIMIT, Engine
-from boxmask.api.transport import Flow
-from boxmask.api.wire import TextPart, Thinking
+from boxmask.api.defaults import DEFAULT_MODEL
+from boxmask.api.http import Session
+from boxmask.api.images import is_image_reference
+from boxmask.api.options import ClientOptions, TaskOptions, with_keywords
+from boxmask.api.tasks import Engine
+from boxmask.api.wire import TextPart
 
-__all__ = ["DEFAULT_MODEL", "USER_AGENT", "ClientBase", "parts_to_items", "spatial_options"]
+__all__ = ["DEFAULT_MODEL", "USER_AGENT", "ClientBase", "parts_to_items", "task_options"]
 
-DEFAULT_MODEL = "gemini-2.5-flash"
 USER_AGENT = f"boxmask/{__version__}"
 
 
 class ClientBase:
-    """Configuration shared by both clients (see :class:`Client` for the arguments)."""
+    """Configuration shared by both clients (see :class:`Client` for the options)."""
 
     def __init__(
         self,
-        api_key: str | None = None,
-        *,
-        model: str = DEFAULT_MODEL,
-        base_url: str = DEFAULT_BASE_URL,
-        api: str = "interactions",
-        timeout: float | None = 300.0,
-        max_retries: int = 4,
-        retry: RetryPolicy | None = None,
-        inline_limit: int = DEFAULT_INLINE_LIMIT,
-        upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | os.PathLike[str] | None = None,
-        poll_interval: float = 0.5,
+        api_key: str | None,
+        options: ClientOptions | None,
+        keywords: Mapping[str, Any],
     ) -> None:
-        policy = RetryPolicy() if retry is None else retry
-        if retry is None or max_retries != 4:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial_delay=policy.initial_delay,
-                exp_base=policy.exp_base,
-                max_delay=policy.max_delay,
-                max_elapsed=policy.max_elapsed,
-                statuses=policy.statuses,
-            )
-        self._session = Session(base_url=base_url, api_key=api_key, retry=policy, timeout=timeout)
-        cache = FileCache(file_cache) if isinstance(file_cache, (str, os.PathLike)) else file_cache
+        self.options = with_keywords(options or ClientOptions(), keywords)
+        o = self.options
+        self._session = Session(
+            base_url=o.base_url, api_key=api_key, retry=o.retry_policy(), timeout=o.request_timeout
+        )
+        cache = o.file_cache
+        if isinstance(cache, (str, os.PathLike)):
+            cache = FileCache(cache)
         self._engine = Engine(
             self._session,
-            model=model,
-            api=api,
-            inline_limit=inline_limit,
-            chunk_size=upload_chunk_size,
+            model=o.model,
+            api=o.api,
+            inline_limit=o.inline_limit,
+            chunk_size=o.upload_chunk_size,
             file_cache=cache,
-            poll_interval=poll_interval,
+            poll_interval=o.poll_interval,
         )
 
     @property
@@ -89,43 +75,15 @@ class ClientBase:
             f"base_url={self.base_url!r}, api_key={has_key})"
         )
 
-    def _upload_flow(
-        self, source: Any, mime_type: str | None, display_name: str | None, *, cache: bool
-    ) -> Flow[File]:
-        return self._engine.upload_source(source, mime_type, display_name, cache=cache)
 
-    def _forget_file(self, name: str) -> None:
-        with contextlib.suppress(Exception):  # no key: nothing could have been cached
-            self._engine.cache.forget(self._engine.account(), name=name)
-
-
-def spatial_options(
-    max_items: int | None,
-    prompt: str | None,
-    system_instruction: str | None,
-    schema: dict[str, Any] | None,
-    thinking: Thinking | None,
-    model: str | None,
-    media_resolution: str | None,
-    max_output_tokens: int | None,
-    upload: bool | None,
-    allow_truncated: bool,
-) -> dict[str, Any]:
-    return {
-        "max_items": max_items,
-        "prompt": prompt,
-        "system_instruction": system_instruction,
-        "schema": schema,
-        "thinking": thinking,
-        "model": model,
-        "media_resolution": media_resolution,
-        "max_output_tokens": max_output_tokens,
-        "upload": upload,
-        "allow_truncated": allow_truncated,
-    }
+def task_options(options: TaskOptions | None, keywords: Mapping[str, Any]) -> TaskOptions:
+    """The options of one ``detect`` / ``segment`` / ``point`` call."""
+    return with_keywords(options or TaskOptions(), keywords)
 
 
 def parts_to_items(parts: Any) -> list[Any]:
-    """Public ``generate`` parts → engine items (``str`` → text part, the rest images)."""
+    """Public ``generate`` parts → engine items: a ``str`` is text unless it is an image
+    reference (a whole URL or ``files/…`` name, see
+    :func:`~boxmask.api.images.is_image_reference`), as in ``ask``; the rest are images."""
     items = list(parts) if isinstance(parts, (list, tuple)) else [parts]
-    return [TextPart(p) if isinstance(p, str) else p for p in items]
+    return [TextPart(p) if isinstance(p, str) and not is_image_reference(p) else p for p in items]

@@ -8,22 +8,26 @@ The request logic lives in :mod:`boxmask.api.tasks` and is shared with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from boxmask.api.base import DEFAULT_MODEL, USER_AGENT, ClientBase, parts_to_items, spatial_options
+from boxmask.api.async_client import AsyncClient
+from boxmask.api.base import USER_AGENT, ClientBase, parts_to_items, task_options
 from boxmask.api.batch import Outcome, map_threads
-from boxmask.api.cache import FileCache
-from boxmask.api.files import CHUNK_SIZE, Files
-from boxmask.api.http import DEFAULT_BASE_URL
-from boxmask.api.retry import RetryPolicy
-from boxmask.api.tasks import DEFAULT_INLINE_LIMIT, Response
-from boxmask.api.transport import Flow, run_sync
+from boxmask.api.defaults import DEFAULT_MODEL
+from boxmask.api.facades import Files
+from boxmask.api.options import ClientOptions, TaskOptions
+from boxmask.api.tasks import Response
+from boxmask.api.transport import Flow, Limits, run_sync
 from boxmask.api.wire import GenerationSettings, Thinking
 from boxmask.detections import Detections
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
+    from boxmask.api.options import ClientKeywords, TaskKeywords
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,14 +41,19 @@ class Client(ClientBase):
     - ``api_key``: else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (read at each call: a
       missing key raises :class:`~boxmask.errors.MissingApiKeyError` at the first call).
       It is sent only as the ``x-goog-api-key`` header and never logged or shown.
+    - ``options``: a :class:`~boxmask.api.options.ClientOptions`; each of its fields can
+      also be given as a keyword (keywords win):
     - ``model``: default model; ``api``: ``"interactions"`` (``POST /v1beta/interactions``)
       or ``"generate_content"`` (``POST /v1beta/models/{model}:generateContent``).
     - ``base_url``: the service root, e.g. a :class:`boxmask.testing.FakeGemini` URL.
-    - ``timeout``: seconds per HTTP request (None: no limit); ``max_retries`` retries of
-      408/429/5xx/connection errors; ``retry`` the backoff (:class:`RetryPolicy`).
+    - ``timeout``: seconds one HTTP request may take, first byte to last (300; None: no
+      limit); ``max_retries`` retries of 408/429/5xx/connection errors (overrides
+      ``retry.max_retries``); ``retry`` the backoff (:class:`RetryPolicy`).
     - ``inline_limit``: base64 bytes of inline image data per request before the largest
       images go through the Files API; ``upload_chunk_size``: bytes per upload chunk.
     - ``file_cache``: a :class:`FileCache` (or a JSON path) of uploads by sha256.
+    - ``max_response_bytes``: the largest answer body read
+      (:class:`~boxmask.errors.ResponseTooLargeError` beyond).
     - ``http_client``: your own ``httpx.Client`` (proxies, certificates).
     """
 
@@ -52,41 +61,22 @@ class Client(ClientBase):
         self,
         api_key: str | None = None,
         *,
-        model: str = DEFAULT_MODEL,
-        base_url: str = DEFAULT_BASE_URL,
-        api: str = "interactions",
-        timeout: float | None = 300.0,
-        max_retries: int = 4,
-        retry: RetryPolicy | None = None,
-        inline_limit: int = DEFAULT_INLINE_LIMIT,
-        upload_chunk_size: int = CHUNK_SIZE,
-        file_cache: FileCache | str | os.PathLike[str] | None = None,
-        poll_interval: float = 0.5,
+        options: ClientOptions | None = None,
         http_client: httpx.Client | None = None,
+        **keywords: Unpack[ClientKeywords],
     ) -> None:
-        super().__init__(
-            api_key,
-            model=model,
-            base_url=base_url,
-            api=api,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            inline_limit=inline_limit,
-            upload_chunk_size=upload_chunk_size,
-            file_cache=file_cache,
-            poll_interval=poll_interval,
-        )
+        super().__init__(api_key, options, keywords)
+        self._limits = Limits(self._session.timeout, self.options.max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            timeout=timeout,
+            timeout=self._session.timeout,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
-        self.files = Files(self)
+        self.files = Files(self._engine, self._run)
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._http)
+        return run_sync(flow, self._http, self._limits)
 
     def close(self) -> None:
         """Close the connection pool (when the client created it)."""
@@ -104,88 +94,50 @@ class Client(ClientBase):
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """Bounding boxes of ``what`` in ``image``.
 
         Returns :class:`~boxmask.Detections` in the pixels of the upright image the model
         saw: boxes ``[xmin, ymin, xmax, ymax]`` float pixel edges; ``.answer`` holds the
-        model text, finish reason and token usage. ``max_items`` caps the list (25);
-        ``prompt`` replaces the user text (``{what}`` is filled in), ``system_instruction``
-        / ``schema`` / ``thinking`` the task defaults (``""`` / ``{}`` remove them).
-        ``upload`` True forces the Files API, False forbids it, None decides by
-        ``inline_limit``. Raises :class:`~boxmask.errors.TruncatedError` (complete items
-        in ``.detections``) when the answer hit the token limit, unless
-        ``allow_truncated``.
+        model text, finish reason and token usage. ``options`` (a
+        :class:`~boxmask.api.options.TaskOptions`) or its fields as keywords:
+        ``max_items`` caps the list (25); ``prompt`` replaces the user text (``{what}``
+        is filled in), ``system_instruction`` / ``schema`` / ``thinking`` the task
+        defaults (``""`` / ``{}`` remove them). ``upload`` True forces the Files API,
+        False forbids it, None decides by ``inline_limit``. Raises
+        :class:`~boxmask.errors.TruncatedError` (complete items in ``.detections``) when
+        the answer hit the token limit, unless ``allow_truncated``.
         """
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return self._run(self._engine.spatial("detect", image, what, **options))
+        flow = self._engine.spatial("detect", image, what, task_options(options, keywords))
+        return self._run(flow)
 
     def segment(
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
-        threshold: int = 127,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """Segmentation masks of ``what``: like :meth:`detect`, plus crop-native masks
         (``.masks``) decoded from PNG masks (kept where the 0–255 value > ``threshold``)
         or polygons. Thinking is off by default, as Google recommends for segmentation."""
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return self._run(
-            self._engine.spatial("segment", image, what, threshold=threshold, **options)
-        )
+        flow = self._engine.spatial("segment", image, what, task_options(options, keywords))
+        return self._run(flow)
 
     def point(
         self,
         image: Any,
         what: str,
-        *,
-        max_items: int | None = None,
-        prompt: str | None = None,
-        system_instruction: str | None = None,
-        schema: dict[str, Any] | None = None,
-        thinking: Thinking | None = None,
-        model: str | None = None,
-        media_resolution: str | None = None,
-        max_output_tokens: int | None = None,
-        upload: bool | None = None,
-        allow_truncated: bool = False,
+        options: TaskOptions | None = None,
+        **keywords: Unpack[TaskKeywords],
     ) -> Detections:
         """Points on ``what``: :class:`~boxmask.Detections` with ``.points`` pixel
         ``(x, y)`` (the model answers ``[y, x]`` in 0–1000; boxes are zero-size). The cap
         ``max_items`` defaults to 10."""
-        options = spatial_options(
-            max_items, prompt, system_instruction, schema, thinking, model,
-            media_resolution, max_output_tokens, upload, allow_truncated,
-        )  # fmt: skip
-        return self._run(self._engine.spatial("point", image, what, **options))
+        flow = self._engine.spatial("point", image, what, task_options(options, keywords))
+        return self._run(flow)
 
     def ask(
         self,
@@ -258,7 +210,3 @@ class Client(ClientBase):
         client's connections. Results keep the input order; a failure is recorded in
         its :class:`~boxmask.api.batch.Outcome` and the rest go on."""
         return map_threads(function, items, concurrency)
-
-
-# Re-exported: both clients are importable from here.
-from boxmask.api.async_client import AsyncClient  # noqa: E402

@@ -14,26 +14,27 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from boxmask.api.http import Session, call, error_for_reply, log
+from boxmask.api.defaults import CHUNK_SIZE
+from boxmask.api.http import Session, call, error_for_reply, log, redirect_error
 from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
 from boxmask.api.wire import parse_error_body
 from boxmask.errors import UploadError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from boxmask.api.client import AsyncClient, Client
-
-__all__ = ["CHUNK_SIZE", "AsyncFiles", "File", "Files", "file_name"]
-
-T = TypeVar("T")
-
-#: Upload chunk size of the SDK (8 MiB). Use multiples of 256 KiB with the real service.
-CHUNK_SIZE = 8 * 1024 * 1024
+__all__ = [
+    "CHUNK_SIZE",
+    "File",
+    "delete_flow",
+    "file_name",
+    "get_flow",
+    "list_page_flow",
+    "upload_flow",
+    "wait_active_flow",
+]
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 _NAME = re.compile(r"(?:^|/)files/([a-z0-9-]{1,40})(?:$|[/?:])")
 
@@ -135,8 +136,14 @@ class File:
 
 # ------------------------------------------------------------------------------ flows
 def _same_host(session: Session, url: str) -> str:
-    """The session URL re-pointed at ``base_url``'s scheme and host (the SDK does this too,
-    so proxies and local servers keep working)."""
+    """The upload session URL re-pointed at ``base_url``'s scheme and host.
+
+    The SDK follows the URL the upload start returns as it is (the real service's
+    upload URL carries its own authorization). boxmask sends the API key with every
+    chunk, so it keeps only the path and query of that URL and always talks to the host
+    the caller chose: the key never goes to a host named by a server's answer (and
+    proxies and local test servers keep working).
+    """
     base = urlsplit(session.base_url)
     parts = urlsplit(url)
     return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
@@ -146,8 +153,65 @@ def _file_from_final(reply: HttpReply) -> File:
     try:
         body = json.loads(reply.body)
         return File.from_api(body.get("file", body))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UploadError(f"the upload finished but its answer holds no file ({exc})") from None
+
+
+def _start_upload(
+    session: Session, size: int, mime_type: str, display_name: str | None, what: str
+) -> Flow[str]:
+    """Open a resumable upload session; returns its URL (on ``base_url``'s host)."""
+    start = HttpCall(
+        "POST",
+        session.url("/upload/v1beta/files"),
+        session.headers(
+            {
+                "X-Goog-Upload-Protocol": "resumable",
+                "X-Goog-Upload-Command": "start",
+                "X-Goog-Upload-Header-Content-Length": str(size),
+                "X-Goog-Upload-Header-Content-Type": mime_type,
+                "Content-Type": "application/json",
+            }
+        ),
+        json.dumps({"file": {"display_name": display_name} if display_name else {}}).encode(),
+    )
+    reply, _ = yield from call(
+        session,
+        start,
+        what,
+        decode=False,
+        check=lambda r: None if r.headers.get("x-goog-upload-url") else "no X-Goog-Upload-URL",
+    )
+    return _same_host(session, reply.headers["x-goog-upload-url"])
+
+
+def _chunk_call(session: Session, session_url: str, data: bytes, offset: int, end: int) -> HttpCall:
+    last = end >= len(data)
+    return HttpCall(
+        "POST",
+        session_url,
+        session.headers(
+            {
+                "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
+                "X-Goog-Upload-Offset": str(offset),
+                "Content-Type": "application/octet-stream",
+            }
+        ),
+        data[offset:end],
+    )
+
+
+def _query_upload(session: Session, session_url: str, size: int, what: str) -> Flow[int | File]:
+    """Ask the session how much arrived: the byte offset to resume at, or the file when
+    the upload is already complete."""
+    query = HttpCall("POST", session_url, session.headers({"X-Goog-Upload-Command": "query"}))
+    status, _ = yield from call(session, query, what + " (status query)", decode=False)
+    if status.headers.get("x-goog-upload-status", "").lower() == "final":
+        return _file_from_final(status)
+    received = status.headers.get("x-goog-upload-size-received")
+    if received is None or not received.isdigit() or int(received) > size:
+        raise UploadError(f"{what}: the status query gave no usable size ({received!r})")
+    return int(received)
 
 
 def upload_flow(
@@ -164,52 +228,19 @@ def upload_flow(
     if chunk_size <= 0:
         raise ValueError("chunk_size must be a positive number of bytes")
     what = f"Files API upload of {display_name or 'image'} ({len(data)} bytes)"
-    start = HttpCall(
-        "POST",
-        session.url("/upload/v1beta/files"),
-        session.headers(
-            {
-                "X-Goog-Upload-Protocol": "resumable",
-                "X-Goog-Upload-Command": "start",
-                "X-Goog-Upload-Header-Content-Length": str(len(data)),
-                "X-Goog-Upload-Header-Content-Type": mime_type,
-                "Content-Type": "application/json",
-            }
-        ),
-        json.dumps({"file": {"display_name": display_name} if display_name else {}}).encode(),
-    )
-    reply, _ = yield from call(
-        session,
-        start,
-        what,
-        decode=False,
-        check=lambda r: None if r.headers.get("x-goog-upload-url") else "no X-Goog-Upload-URL",
-    )
-    session_url = _same_host(session, reply.headers["x-goog-upload-url"])
-    offset, failures, file = 0, 0, None
+    session_url = yield from _start_upload(session, len(data), mime_type, display_name, what)
+    offset, failures = 0, 0
+    file: File | None = None
     while file is None:
         end = min(offset + chunk_size, len(data))
         last = end >= len(data)
-        chunk_call = HttpCall(
-            "POST",
-            session_url,
-            session.headers(
-                {
-                    "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
-                    "X-Goog-Upload-Offset": str(offset),
-                    "Content-Type": "application/octet-stream",
-                }
-            ),
-            data[offset:end],
-        )
-        outcome = yield chunk_call
+        outcome = yield _chunk_call(session, session_url, data, offset, end)
         problem = _chunk_problem(session, outcome, what, last)
         if problem is None:
             assert isinstance(outcome, HttpReply)
             if last:
                 file = _file_from_final(outcome)
-            else:
-                offset = end
+            offset = end
             continue
         failures += 1
         if failures > session.retry.max_retries:
@@ -219,15 +250,11 @@ def upload_flow(
         delay = session.retry.backoff(failures - 1, session.rng)
         log.info("%s: %s at byte %d; asking the session in %.2f s", what, problem, offset, delay)
         yield Sleep(delay)
-        query = HttpCall("POST", session_url, session.headers({"X-Goog-Upload-Command": "query"}))
-        status, _ = yield from call(session, query, what + " (status query)", decode=False)
-        if status.headers.get("x-goog-upload-status", "").lower() == "final":
-            file = _file_from_final(status)
-            continue
-        received = status.headers.get("x-goog-upload-size-received")
-        if received is None or not received.isdigit() or int(received) > len(data):
-            raise UploadError(f"{what}: the status query gave no usable size ({received!r})")
-        offset = int(received)
+        resumed = yield from _query_upload(session, session_url, len(data), what)
+        if isinstance(resumed, File):
+            file = resumed
+        else:
+            offset = resumed
     return (yield from wait_active_flow(session, file, poll_interval, processing_timeout))
 
 
@@ -241,6 +268,8 @@ def _chunk_problem(
         return f"HTTP {outcome.status}"
     if outcome.status in (401, 403, 404):
         raise error_for_reply(session, outcome, what)
+    if 300 <= outcome.status < 400:
+        raise redirect_error(session, outcome, what)
     if outcome.status >= 300:
         error = parse_error_body(outcome.body)
         raise UploadError(
@@ -305,89 +334,3 @@ def delete_flow(session: Session, name_or_uri: str) -> Flow[None]:
     request = HttpCall("DELETE", session.url(f"/v1beta/{name}"), session.headers())
     yield from call(session, request, f"delete {name}", decode=False)
     return None
-
-
-# ------------------------------------------------------------------------- facades
-class Files:
-    """``client.files``: upload, get, list, delete (synchronous)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def upload(
-        self,
-        source: Any,
-        mime_type: str | None = None,
-        display_name: str | None = None,
-        *,
-        cache: bool = True,
-    ) -> File:
-        """Upload a path or bytes (images are read upright first, see ``api.images``).
-
-        With ``cache`` the same bytes uploaded earlier with this key (and not about to
-        expire) are not uploaded again.
-        """
-        return self._client._run(
-            self._client._upload_flow(source, mime_type, display_name, cache=cache)
-        )
-
-    def get(self, name_or_uri: str) -> File:
-        """The file's current metadata (``files/abc``, ``abc`` or its URI)."""
-        return self._client._run(get_flow(self._client._session, name_or_uri))
-
-    def list(self, page_size: int | None = None) -> Iterator[File]:
-        """Every file of the project, fetching pages of ``page_size`` lazily."""
-        token: str | None = None
-        while True:
-            files, token = self._client._run(
-                list_page_flow(self._client._session, page_size, token)
-            )
-            yield from files
-            if not token:
-                return
-
-    def delete(self, name_or_uri: str) -> None:
-        """Delete the file (and forget it in the upload cache)."""
-        self._client._run(delete_flow(self._client._session, name_or_uri))
-        self._client._forget_file(file_name(name_or_uri))
-
-
-class AsyncFiles:
-    """``async_client.files``: the same as :class:`Files`, awaitable."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    async def upload(
-        self,
-        source: Any,
-        mime_type: str | None = None,
-        display_name: str | None = None,
-        *,
-        cache: bool = True,
-    ) -> File:
-        """See :meth:`Files.upload`."""
-        return await self._client._run(
-            self._client._upload_flow(source, mime_type, display_name, cache=cache)
-        )
-
-    async def get(self, name_or_uri: str) -> File:
-        """See :meth:`Files.get`."""
-        return await self._client._run(get_flow(self._client._session, name_or_uri))
-
-    async def list(self, page_size: int | None = None) -> AsyncIterator[File]:
-        """See :meth:`Files.list`."""
-        token: str | None = None
-        while True:
-            files, token = await self._client._run(
-                list_page_flow(self._client._session, page_size, token)
-            )
-            for file in files:
-                yield file
-            if not token:
-                return
-
-    async def delete(self, name_or_uri: str) -> None:
-        """See :meth:`Files.delete`."""
-        await self._client._run(delete_flow(self._client._session, name_or_uri))
-        self._client._forget_file(file_name(name_or_uri))

@@ -15,8 +15,9 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from boxmask.api.exchange import redact_url
 from boxmask.api.retry import RetryPolicy, retry_hint
 from boxmask.api.transport import Flow, HttpCall, HttpReply, Sleep, TransportFailure
 from boxmask.api.wire import ErrorBody, parse_error_body
@@ -25,27 +26,31 @@ from boxmask.errors import (
     ApiError,
     ApiTimeoutError,
     AuthenticationError,
+    InvalidApiKeyError,
     InvalidRequestError,
     MissingApiKeyError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ServerError,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "Session", "call", "error_for_reply", "log", "redact_url"]
+# DEFAULT_BASE_URL is re-exported for older imports; it is defined in boxmask.api.defaults.
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Session",
+    "call",
+    "clean_api_key",
+    "error_for_reply",
+    "log",
+    "redact_url",
+    "redirect_error",
+]
 
 log = logging.getLogger("boxmask.api")
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host/path`` with any query string dropped (a ``?key=`` may hide there)."""
-    parts = urlsplit(url)
-    suffix = "?…" if parts.query else ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path}{suffix}"
 
 
 @dataclass
@@ -59,18 +64,21 @@ class Session:
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float | None = 300.0
+    timeout: float | None = DEFAULT_TIMEOUT
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        if self.api_key is not None:
+            self.api_key = clean_api_key(self.api_key, "api_key=") or None
 
     def key(self) -> str:
-        """The API key; raises :class:`MissingApiKeyError` when there is none."""
+        """The API key; raises :class:`MissingApiKeyError` when there is none and
+        :class:`InvalidApiKeyError` when it cannot go into a header."""
         if self.api_key:
             return self.api_key
         for name in _KEY_ENV:
-            value = os.environ.get(name, "").strip()
+            value = clean_api_key(os.environ.get(name, ""), name)
             if value:
                 return value
         raise MissingApiKeyError(
@@ -93,14 +101,44 @@ class Session:
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key (if it appears at all) replaced by ``***``."""
-        key = self.api_key
-        if not key:
-            for name in _KEY_ENV:
-                key = os.environ.get(name, "").strip() or None
-                if key and key in text:
-                    text = text.replace(key, "***")
-            return text
-        return text.replace(key, "***")
+        keys = [self.api_key] if self.api_key else [os.environ.get(n, "") for n in _KEY_ENV]
+        for key in keys:
+            for form in {key, key.strip()}:
+                if form:
+                    text = text.replace(form, "***")
+        return text
+
+
+def clean_api_key(value: str, where: str) -> str:
+    """``value`` without surrounding whitespace (a key read from a file ends in a
+    newline); raises :class:`InvalidApiKeyError`, naming ``where`` but never showing the
+    key, when a control or non-ASCII character is left inside."""
+    key = value.strip()
+    for position, char in enumerate(key):
+        if char.isascii() and char.isprintable():
+            continue
+        kind = "a control character" if not char.isprintable() else "a non-ASCII character"
+        raise InvalidApiKeyError(
+            f"the API key from {where} holds {kind} (U+{ord(char):04X} at position "
+            f"{position + 1} of {len(key)}), so it cannot be sent in a header. Copy the key "
+            "again from AI Studio; surrounding spaces and newlines are removed for you."
+        )
+    return key
+
+
+def redirect_error(session: Session, reply: HttpReply, what: str) -> RedirectError:
+    """The error for a 3xx answer to an API call: boxmask never follows it (the API key
+    would go along to wherever it points)."""
+    location = reply.headers.get("location")
+    target = redact_url(location) if location else None
+    to = f" to {session.scrub(target)}" if target else ""
+    return RedirectError(
+        f"{what}: the service answered with a redirect (HTTP {reply.status}{to}); boxmask "
+        f"does not follow redirects of API calls, which carry the key. Check base_url "
+        f"({session.base_url}): a proxy or a moved endpoint may be answering.",
+        status_code=reply.status,
+        location=target,
+    )
 
 
 def _describe(error: ErrorBody, status: int) -> str:
@@ -188,6 +226,78 @@ def _final_error(
     )
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """A 2xx reply that passed ``check`` and decoded."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Retryable:
+    """Why an attempt failed in a way worth another try, and the server's wait hint."""
+
+    problem: str
+    hint: float | None = None
+
+
+def _judge(
+    session: Session,
+    outcome: HttpReply | TransportFailure,
+    what: str,
+    attempt: int,
+    decode: bool,
+    check: Callable[[HttpReply], str | None] | None,
+) -> _Accepted | _Retryable:
+    """Accept the outcome, ask for a retry, or raise the typed error of a final answer."""
+    if isinstance(outcome, TransportFailure):
+        return _Retryable(type(outcome.error).__name__)
+    if outcome.status in session.retry.statuses:
+        error = parse_error_body(outcome.body)
+        return _Retryable(f"HTTP {outcome.status}", retry_hint(outcome.headers, error.details))
+    if 300 <= outcome.status < 400:
+        raise redirect_error(session, outcome, what)
+    if outcome.status >= 400 or outcome.status < 200:
+        raise error_for_reply(session, outcome, what, attempt + 1)
+    reason = check(outcome) if check else None
+    if reason is not None:
+        return _Retryable(reason)
+    if not decode:
+        return _Accepted(None)
+    try:
+        return _Accepted(json.loads(outcome.body) if outcome.body else {})
+    except ValueError:
+        return _Retryable("body is not valid JSON")
+
+
+def _retry_delay(
+    session: Session,
+    outcome: HttpReply | TransportFailure,
+    verdict: _Retryable,
+    what: str,
+    attempt: int,
+    slept: float,
+) -> float:
+    """Seconds to wait before the next try; raises when the retries or budget are spent."""
+    policy = session.retry
+    tries = attempt + 1
+    if attempt >= policy.max_retries:
+        raise _final_error(session, outcome, what, tries, "", verdict.problem)
+    hint = verdict.hint
+    if hint is not None and hint > policy.max_delay:
+        note = (
+            f"The server asks to wait {hint:.0f} s, longer than max_delay "
+            f"({policy.max_delay:.0f} s): try again after that."
+        )
+        raise _final_error(session, outcome, what, tries, note)
+    delay = hint if hint is not None else policy.backoff(attempt, session.rng)
+    if slept + delay > policy.max_elapsed:
+        raise _final_error(
+            session, outcome, what, tries, "(retry time budget spent)", verdict.problem
+        )
+    return delay
+
+
 def call(
     session: Session,
     request: HttpCall,
@@ -203,63 +313,31 @@ def call(
     retry it. Raises the typed :mod:`boxmask.errors` exception when retries run out or
     the error is not retryable.
     """
-    policy = session.retry
     attempt = 0
     slept = 0.0
     target = redact_url(request.url)
     while True:
         outcome = yield request
-        hint: float | None = None
-        if isinstance(outcome, TransportFailure):
-            problem = f"{type(outcome.error).__name__}"
-        elif outcome.status in policy.statuses:
-            error = parse_error_body(outcome.body)
-            hint = retry_hint(outcome.headers, error.details)
-            problem = f"HTTP {outcome.status}"
-        elif outcome.status >= 400 or outcome.status < 200:
-            raise error_for_reply(session, outcome, what, attempt + 1)
-        else:
-            reason = check(outcome) if check else None
-            value: Any = None
-            if reason is None and decode:
-                try:
-                    value = json.loads(outcome.body) if outcome.body else {}
-                except ValueError:
-                    reason = "body is not valid JSON"
-            if reason is None:
-                log.debug(
-                    "%s %s -> %d in %.1f ms (attempt %d)",
-                    request.method,
-                    target,
-                    outcome.status,
-                    outcome.elapsed * 1000,
-                    attempt + 1,
-                )
-                return outcome, value
-            problem = reason
-        if attempt >= policy.max_retries:
-            raise _final_error(session, outcome, what, attempt + 1, "", problem)
-        if hint is not None and hint > policy.max_delay:
-            raise _final_error(
-                session,
-                outcome,
-                what,
+        verdict = _judge(session, outcome, what, attempt, decode, check)
+        if isinstance(verdict, _Accepted):
+            assert isinstance(outcome, HttpReply)
+            log.debug(
+                "%s %s -> %d in %.1f ms (attempt %d)",
+                request.method,
+                target,
+                outcome.status,
+                outcome.elapsed * 1000,
                 attempt + 1,
-                f"The server asks to wait {hint:.0f} s, longer than max_delay "
-                f"({policy.max_delay:.0f} s): try again after that.",
             )
-        delay = hint if hint is not None else policy.backoff(attempt, session.rng)
-        if slept + delay > policy.max_elapsed:
-            raise _final_error(
-                session, outcome, what, attempt + 1, "(retry time budget spent)", problem
-            )
+            return outcome, verdict.value
+        delay = _retry_delay(session, outcome, verdict, what, attempt, slept)
         log.info(
             "%s %s: %s; retry %d/%d in %.2f s",
             request.method,
             target,
-            problem,
+            verdict.problem,
             attempt + 1,
-            policy.max_retries,
+            session.retry.max_retries,
             delay,
         )
         yield Sleep(delay)

@@ -1,39 +1,59 @@
-"""Images in: sniff the format from the bytes, read the upright size, encode arrays.
+"""Images in: pick the MIME type and encode; everything else is :mod:`boxmask.images`.
 
 Local images (a path, bytes, PIL image or numpy array) become :class:`PreparedImage`
-bytes whose pixels are the ones boxmask later decodes answers against:
+bytes whose pixels are the ones boxmask later decodes answers against. Opening, the
+EXIF turn and the upright size come from :mod:`boxmask.images` (the one image pipeline,
+shared with parse callers, overlays and batch), so the size the client reports is the
+size ``boxmask.image_size`` and ``boxmask.draw`` see:
 
 - Files and bytes are sent as they are when their format is one Gemini documents
-  (PNG, JPEG, WEBP, HEIC, HEIF) and they need no rotation. A JPEG/PNG/WEBP with an EXIF
-  orientation other than 1 is turned upright (``PIL.ImageOps.exif_transpose``, as the
-  overlays do) and re-encoded (JPEG quality 95 for JPEG, PNG otherwise). Other formats
-  Pillow can read (GIF, BMP, TIFF, …) are re-encoded as PNG (GIF: first frame).
-- PIL images and numpy arrays are encoded as PNG as they are (no EXIF rotation: their
-  pixels are what the caller holds). Arrays are RGB/RGBA order (as PIL and matplotlib;
-  convert OpenCV's BGR with ``img[..., ::-1]``), ``uint8`` or ``bool``.
-- HEIC/HEIF pixel sizes need the optional ``pillow-heif`` package
-  (``pip install 'boxmask[heif]'``); without it HEIC can still go to :meth:`ask`.
+  (PNG, JPEG, WEBP, HEIC, HEIF) and they need no turning. A JPEG/PNG/WEBP with an EXIF
+  orientation other than 1 is turned upright and re-encoded (JPEG quality 95 for JPEG,
+  PNG otherwise). Other formats Pillow can read (GIF, BMP, TIFF, …) are re-encoded as
+  PNG (GIF: first frame).
+- PIL images are turned by their EXIF orientation too (as :func:`boxmask.read_image`
+  does), then encoded as PNG. Numpy arrays are encoded as PNG as they are: RGB/RGBA
+  order (as PIL and matplotlib; convert OpenCV's BGR with ``img[..., ::-1]``),
+  ``uint8`` or ``bool``.
+- HEIC/HEIF need the optional ``pillow-heif`` package (``pip install 'boxmask[heif]'``)
+  to read their size; without it a HEIC can still go to :meth:`ask` as it is.
+- A path that is not a regular file (a FIFO, a device) is refused, never opened.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from boxmask.errors import ImageError
+from boxmask.images import (
+    MAX_PIXELS,
+    checked_array,
+    exif_orientation,
+    open_image,
+    open_upright,
+    read_file_bytes,
+    require_heif,
+    sniff_mime,
+    upright_size,
+)
 
 __all__ = [
     "SUPPORTED_MIME_TYPES",
     "ImageRef",
     "PreparedImage",
+    "is_files_name",
+    "is_image_reference",
     "is_url",
     "prepare_image",
     "sniff_mime",
@@ -43,9 +63,7 @@ __all__ = [
 SUPPORTED_MIME_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
 )
-_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
-_HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
-_ORIENTATION_TAG = 0x0112
+_FILES_NAME = re.compile(r"files/[a-z0-9-]{1,40}")
 _PNG_LEVEL = 1  # fast: the bytes go over the wire once, compression ratio matters little
 
 
@@ -94,54 +112,23 @@ def is_url(text: str) -> bool:
     return lowered.startswith(("http://", "https://"))
 
 
-def sniff_mime(data: bytes) -> str | None:
-    """The image MIME type from the first bytes, or None when unknown.
+def is_image_reference(text: str) -> bool:
+    """True when a string names an image rather than being prompt text: a whole
+    ``http(s)://`` URL (no spaces) or a Files API name (``files/abc``).
 
-    PNG, JPEG, WEBP, GIF, BMP, TIFF, HEIC and HEIF (ISO-BMFF ``ftyp`` brands).
+    ``generate`` parts and ``ask`` images read strings by this one rule, so the same
+    string means the same thing in both (wrap text in :class:`~boxmask.api.TextPart`
+    to send such a string as text).
     """
-    head = bytes(data[:64])
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:2] == b"BM":
-        return "image/bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head[4:8] == b"ftyp":
-        box_size = int.from_bytes(head[:4], "big")
-        brands = {head[8:12]}
-        end = min(max(box_size, 16), len(head))
-        brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
-        if brands & _HEIC_BRANDS:
-            return "image/heic"
-        if brands & _HEIF_BRANDS:
-            return "image/heif"
-    return None
+    stripped = text.strip()
+    if is_url(stripped):
+        return not any(c.isspace() for c in stripped)
+    return is_files_name(stripped)
 
 
-def _heif_opener() -> None:
-    try:
-        import pillow_heif
-    except ImportError:
-        raise ImageError(
-            "reading a HEIC/HEIF image's pixel size needs the optional pillow-heif package: "
-            "pip install 'boxmask[heif]' (or pip install pillow-heif), or convert the image "
-            "to JPEG/PNG first"
-        ) from None
-    pillow_heif.register_heif_opener()
-
-
-def _orientation(im: Image.Image) -> int:
-    try:
-        value = im.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # corrupt EXIF: treat as upright
-        return 1
-    return int(value) if isinstance(value, int) else 1
+def is_files_name(text: str) -> bool:
+    """True for a Files API name (``files/abc``)."""
+    return _FILES_NAME.fullmatch(text) is not None
 
 
 def _encode(im: Image.Image, as_jpeg: bool) -> tuple[bytes, str]:
@@ -159,24 +146,18 @@ def _from_bytes(data: bytes, source: str, need_size: bool) -> PreparedImage:
     if not data:
         raise ImageError(f"{source}: the image is empty (0 bytes)")
     mime = sniff_mime(data)
-    if mime in ("image/heic", "image/heif"):
-        if not need_size:
-            try:
-                _heif_opener()
-            except ImageError:
-                return PreparedImage(mime, data, source=source)
-        else:
-            _heif_opener()
+    if mime in ("image/heic", "image/heif") and not need_size:
+        try:
+            require_heif(source)
+        except ImageError:
+            return PreparedImage(mime, data, source=source)
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            orientation = _orientation(im) if mime != "image/gif" else 1
-            if mime in SUPPORTED_MIME_TYPES and orientation in (1, 0):
+        with open_image(data, max_pixels=MAX_PIXELS, name=source) as im:
+            width, height = upright_size(im)
+            if mime in SUPPORTED_MIME_TYPES and exif_orientation(im) == 1:
                 return PreparedImage(mime, data, width=width, height=height, source=source)
-            im.load()
-            upright = ImageOps.exif_transpose(im) if orientation not in (0, 1) else im
+            upright = open_upright(im)
             encoded, new_mime = _encode(upright, as_jpeg=mime in ("image/jpeg", "image/heic"))
-            w, h = upright.size
     except ImageError:
         raise
     except Exception as exc:
@@ -185,25 +166,13 @@ def _from_bytes(data: bytes, source: str, need_size: bool) -> PreparedImage:
             f"{source}: cannot read the image ({kind}): {exc}. Supported: PNG, JPEG, WEBP, "
             "HEIC, HEIF (and anything Pillow reads, re-encoded as PNG)"
         ) from None
-    return PreparedImage(new_mime, encoded, width=w, height=h, source=source, reencoded=True)
+    return PreparedImage(
+        new_mime, encoded, width=width, height=height, source=source, reencoded=True
+    )
 
 
 def _from_array(array: np.ndarray[Any, Any]) -> PreparedImage:
-    arr = np.asarray(array)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    if arr.dtype != np.uint8:
-        raise ImageError(
-            f"numpy image must be uint8 or bool, got {arr.dtype}; scale it to 0-255 uint8 first"
-        )
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ImageError(
-            f"numpy image must be H×W, H×W×3 (RGB) or H×W×4 (RGBA), got shape {arr.shape}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError(f"numpy image has no pixels (shape {arr.shape})")
+    arr = checked_array(array)
     import cv2
 
     if arr.ndim == 3:
@@ -223,24 +192,26 @@ def _from_array(array: np.ndarray[Any, Any]) -> PreparedImage:
     )
 
 
-def prepare_image(image: Any, *, need_size: bool = True) -> PreparedImage:
+def prepare_image(image: Any, *, need_size: bool = True, name: str | None = None) -> PreparedImage:
     """Read any local image input into a :class:`PreparedImage` (see the module doc).
 
     ``image``: a path (``str`` or ``os.PathLike``), ``bytes``, a PIL image, a numpy array,
     or an :class:`ImageRef` (returned as a URI image). ``need_size`` False lets a HEIC
-    go through without pillow-heif (its size stays unknown). Raises
-    :class:`~boxmask.ImageError` for unreadable or unsupported input, FileNotFoundError
-    for a missing path.
+    go through without pillow-heif (its size stays unknown). ``name`` is what messages
+    and the upload's display name call bytes (default ``"bytes"``). Raises
+    :class:`~boxmask.ImageError` for unreadable or unsupported input (a FIFO or other
+    non-regular file too), FileNotFoundError for a missing path.
     """
     if isinstance(image, ImageRef):
         return PreparedImage(
             image.mime_type, uri=image.uri, width=image.width, height=image.height, source=image.uri
         )
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _from_bytes(bytes(image), "bytes", need_size)
+        return _from_bytes(bytes(image), name or "bytes", need_size)
     if isinstance(image, Image.Image):
-        encoded, mime = _encode(image, as_jpeg=False)
-        w, h = image.size
+        upright = open_upright(image)
+        encoded, mime = _encode(upright, as_jpeg=False)
+        w, h = upright.size
         return PreparedImage(
             mime, encoded, width=w, height=h, source=f"PIL image {w}x{h}", reencoded=True
         )
@@ -250,7 +221,9 @@ def prepare_image(image: Any, *, need_size: bool = True) -> PreparedImage:
         if isinstance(image, str) and is_url(image):
             return PreparedImage(None, uri=image, source=image)
         path = Path(image)
-        return _from_bytes(path.read_bytes(), path.name, need_size)
+        if not path.exists():  # the client's documented error for a missing path
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+        return _from_bytes(read_file_bytes(path), path.name, need_size)
     raise ImageError(
         f"unsupported image input {type(image).__name__}: pass a path, bytes, a PIL image, "
         "a numpy array, an http(s) URL, a Files API URI or a boxmask File"

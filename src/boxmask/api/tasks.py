@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -16,9 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from boxmask.api.cache import FileCache, account_fingerprint
-from boxmask.api.files import CHUNK_SIZE, File, file_name, get_flow, upload_flow
+from boxmask.api.defaults import CHUNK_SIZE, DEFAULT_INLINE_LIMIT
+from boxmask.api.files import File, file_name, get_flow, upload_flow
 from boxmask.api.http import Session, call, log
-from boxmask.api.images import ImageRef, PreparedImage, is_url, prepare_image, sniff_mime
+from boxmask.api.images import ImageRef, PreparedImage, is_files_name, is_url, prepare_image
+from boxmask.api.options import TaskOptions
 from boxmask.api.prompts import TaskPrompt, detect_prompt, point_prompt, segment_prompt
 from boxmask.api.transport import Flow, HttpCall, Offload
 from boxmask.api.wire import (
@@ -37,6 +38,7 @@ from boxmask.errors import (
     ApiError,
     BlockedError,
     ImageError,
+    MissingApiKeyError,
     NotFoundError,
     PermissionDeniedError,
     ServerError,
@@ -46,11 +48,6 @@ from boxmask.parse import parse
 
 __all__ = ["DEFAULT_INLINE_LIMIT", "Engine", "Response", "SentImage"]
 
-#: Inline image data allowed per request before images go through the Files API:
-#: base64 bytes. 20 MB is the long-standing documented limit (100 MB since 2026 for some
-#: types, reference §3.5); the conservative value works everywhere.
-DEFAULT_INLINE_LIMIT = 20 * 1000 * 1000
-_FILES_NAME = re.compile(r"^files/[a-z0-9-]{1,40}$")
 _EXT_MIME = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -116,6 +113,8 @@ class Engine:
     ) -> None:
         if api not in ("interactions", "generate_content"):
             raise ValueError(f"api must be 'interactions' or 'generate_content', got {api!r}")
+        if inline_limit < 0:
+            raise ValueError("inline_limit must be >= 0 bytes")
         self.session = session
         self.model = model
         self.api = api
@@ -128,8 +127,16 @@ class Engine:
     def account(self) -> str:
         return account_fingerprint(self.session.key(), self.session.base_url)
 
+    def forget_file(self, name: str) -> None:
+        """Drop ``files/abc`` from the upload cache (nothing to do without a key)."""
+        try:
+            account = self.account()
+        except MissingApiKeyError:
+            return
+        self.cache.forget(account, name=name)
+
     def is_files_uri(self, text: str) -> bool:
-        if _FILES_NAME.match(text):
+        if is_files_name(text):
             return True
         return is_url(text) and "/v1beta/files/" in text
 
@@ -179,43 +186,43 @@ class Engine:
 
     # ----------------------------------------------------------------- images
     def _remote(self, ref: ImageRef, need_size: bool) -> Flow[PreparedImage]:
+        if self.is_files_uri(ref.uri):
+            return (yield from self._files_ref(ref, need_size))
         uri = ref.uri
-        if self.is_files_uri(uri):
-            uri = self.files_uri(uri)
-            width, height, mime = ref.width, ref.height, ref.mime_type
-            hit = self.cache.find_uri(self.account(), uri)
-            if hit is not None:
-                width = width or hit.width
-                height = height or hit.height
-                mime = mime or hit.file.mime_type
-            if mime is None:
-                mime = (yield from get_flow(self.session, uri)).mime_type
-            if need_size and (width is None or height is None):
-                raise ImageError(
-                    f"{uri}: the pixel size of this Files API image is unknown; pass "
-                    "ImageRef(uri, width=..., height=...) or upload it with this client"
-                )
-            return PreparedImage(mime, uri=uri, width=width, height=height, source=uri)
-        if not need_size or (ref.width and ref.height):
-            mime = ref.mime_type or _EXT_MIME.get(os.path.splitext(urlsplit(uri).path)[1].lower())
+        mime = ref.mime_type or _EXT_MIME.get(os.path.splitext(urlsplit(uri).path)[1].lower())
+        if mime and (not need_size or (ref.width and ref.height)):
             return PreparedImage(mime, uri=uri, width=ref.width, height=ref.height, source=uri)
-        # The size is needed: download the image (without the API key) to read it.
+        # The size or the type is unknown: download the image (without the API key).
         reply, _ = yield from call(
             self.session,
             HttpCall("GET", uri, follow_redirects=True),
             f"download of {uri}",
             decode=False,
         )
-        local = yield Offload(lambda: prepare_image(reply.body, need_size=True))
-        if local.reencoded:  # rotated by EXIF: send the upright pixels, not the URL
+        local = yield Offload(lambda: _downloaded(reply.body, uri, need_size))
+        if local.reencoded:  # turned by EXIF or not a type Gemini takes: send the pixels
             return replace(local, source=uri)
         return PreparedImage(
-            local.mime_type or sniff_mime(reply.body),
-            uri=uri,
-            width=local.width,
-            height=local.height,
-            source=uri,
+            local.mime_type, uri=uri, width=local.width, height=local.height, source=uri
         )
+
+    def _files_ref(self, ref: ImageRef, need_size: bool) -> Flow[PreparedImage]:
+        """A Files API image: its type and size from the ref, the cache or the service."""
+        uri = self.files_uri(ref.uri)
+        width, height, mime = ref.width, ref.height, ref.mime_type
+        hit = self.cache.find_uri(self.account(), uri)
+        if hit is not None:
+            width = width or hit.width
+            height = height or hit.height
+            mime = mime or hit.file.mime_type
+        if mime is None:
+            mime = (yield from get_flow(self.session, uri)).mime_type
+        if need_size and (width is None or height is None):
+            raise ImageError(
+                f"{uri}: the pixel size of this Files API image is unknown; pass "
+                "ImageRef(uri, width=..., height=...) or upload it with this client"
+            )
+        return PreparedImage(mime, uri=uri, width=width, height=height, source=uri)
 
     def prepare(self, image: Any, need_size: bool) -> Flow[PreparedImage]:
         if isinstance(image, File):
@@ -328,49 +335,34 @@ class Engine:
             value,
         )
 
-    def spatial(
-        self,
-        task: str,
-        image: Any,
-        what: str,
-        *,
-        max_items: int | None,
-        prompt: str | None,
-        system_instruction: str | None,
-        schema: dict[str, Any] | None,
-        thinking: Any,
-        model: str | None,
-        media_resolution: str | None,
-        max_output_tokens: int | None,
-        upload: bool | None,
-        allow_truncated: bool,
-        threshold: int = 127,
-    ) -> Flow[Detections]:
+    def spatial(self, task: str, image: Any, what: str, options: TaskOptions) -> Flow[Detections]:
         """detect / segment / point on one image → Detections in that image's pixels."""
+        o = options
         factory = _TASKS[task]
-        base: TaskPrompt = factory(what) if max_items is None else factory(what, max_items)
+        base: TaskPrompt = factory(what) if o.max_items is None else factory(what, o.max_items)
         tp = base.with_overrides(
-            prompt=prompt,
+            prompt=o.prompt,
             what=what,
-            system_instruction=system_instruction,
-            schema=schema,
-            thinking=thinking,
+            system_instruction=o.system_instruction,
+            schema=o.schema,
+            thinking=o.thinking,
         )
         settings = GenerationSettings(
             system_instruction=tp.system_instruction,
             schema=tp.schema,
             json_output=tp.json_output,
             thinking=tp.thinking,
-            media_resolution=media_resolution,
-            max_output_tokens=max_output_tokens,
+            media_resolution=o.media_resolution,
+            max_output_tokens=o.max_output_tokens,
             temperature=tp.temperature if self.api == "generate_content" else None,
         )
         response = yield from self.generate(
-            [TextPart(tp.text), image], settings, model=model, upload=upload, need_size=True
+            [TextPart(tp.text), image], settings, model=o.model, upload=o.upload, need_size=True
         )
         sent = response.images[0]
         width, height = sent.width, sent.height
         assert width is not None and height is not None
+        threshold = o.threshold
         detections: Detections = yield Offload(
             lambda: parse(response.raw, width=width, height=height, threshold=threshold)
         )
@@ -383,7 +375,7 @@ class Engine:
                 "image": {"source": sent.source, "how": sent.how, "mime_type": sent.mime_type},
             }
             detections.answer = replace(detections.answer, extra=extra)
-        if response.truncated and not allow_truncated:
+        if response.truncated and not o.allow_truncated:
             raise TruncatedError(
                 f"{task}: the model stopped at its output limit ({response.finish_reason}); "
                 f"{len(detections)} complete item(s) are in .detections. Raise "
@@ -418,6 +410,17 @@ class Engine:
                 "allow_truncated=True to get the partial text."
             )
         return response.text
+
+
+def _downloaded(body: bytes, uri: str, need_size: bool) -> PreparedImage:
+    """A downloaded URL image, typed by its bytes (the URL named no known type)."""
+    try:
+        return prepare_image(body, need_size=need_size, name=uri)
+    except ImageError as exc:
+        raise ImageError(
+            f"{exc}. The URL names no image type boxmask knows either: pass "
+            "ImageRef(url, mime_type='image/...') if the service can read it"
+        ) from None
 
 
 def _raise_for_answer(answer: Answer, what: str) -> None:

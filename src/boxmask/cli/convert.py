@@ -16,7 +16,7 @@ from boxmask.batch.run import (
     progress_printer,
     run_batch,
 )
-from boxmask.cli.common import format_table, parse_size
+from boxmask.cli.common import format_table, parse_size, safe_text
 from boxmask.errors import BoxmaskError, ExportError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_OUTPUT = 0, 1, 2, 3
@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
 
 
 def _usage(message: str) -> int:
-    print(f"boxmask convert: error: {message}", file=sys.stderr)
+    print(safe_text(f"boxmask convert: error: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -296,11 +296,11 @@ def print_report(report: BatchReport, unpaired: list[str], *, quiet: bool) -> No
             if len(shown) < len(rows):
                 print(f"... {len(rows) - len(shown)} more files (see the JSON report)", file=out)
         for note in notes[:MAX_LISTED]:
-            print(f"  {note}", file=out)
+            print(f"  {safe_text(note)}", file=out)
         if len(notes) > MAX_LISTED:
             print(f"  ... {len(notes) - MAX_LISTED} more problems (see the JSON report)", file=out)
         for path in unpaired:
-            print(f"  {path}: no image with the same name; skipped", file=out)
+            print(f"  {safe_text(path)}: no image with the same name; skipped", file=out)
     print(
         f"{len(report.files)} answers: {report.images} images, {report.annotations} annotations, "
         f"{report.masks} masks, {report.problems} problems, {report.failed} failed"

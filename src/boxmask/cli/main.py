@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from boxmask import __version__
+from boxmask.cli.common import safe_text
 from boxmask.errors import BoxmaskError, ExportError
 
 #: Command modules, in the order ``boxmask --help`` lists them.
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str, code: int) -> int:
-    print(f"boxmask: error: {message}", file=sys.stderr)
+    print(safe_text(f"boxmask: error: {message}"), file=sys.stderr)
     return code
 
 

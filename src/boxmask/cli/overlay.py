@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from boxmask.cli.common import read_answer_arg
+from boxmask.cli.common import read_answer_arg, safe_text
 from boxmask.errors import BoxmaskError
 
 
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     for problem in detections.problems:
-        print(f"boxmask: {problem}", file=sys.stderr)
+        print(safe_text(f"boxmask: {problem}"), file=sys.stderr)
     s = detections.summary()
     print(
         f"wrote {path} ({width}x{height}): {s['items']} items, {s['masks']} masks, "

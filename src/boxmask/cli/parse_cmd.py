@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from boxmask.cli.common import format_table, image_size, parse_size, read_answer_arg
+from boxmask.cli.common import (
+    format_table,
+    image_size,
+    parse_size,
+    read_answer_arg,
+    safe_json,
+    safe_text,
+)
 from boxmask.errors import ParseError
 from boxmask.parse import parse
 
@@ -52,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print(safe_json(report))
     else:
         print(format_table(["answer", "items", "boxes", "masks", "points", "problems"], rows))
         for entry in report:
             for problem in entry.get("problems_detail", []):
                 where = "answer" if problem["index"] is None else f"item {problem['index']}"
-                print(f"  {entry['answer']}: {where}: {problem['kind']}: {problem['message']}")
+                line = f"  {entry['answer']}: {where}: {problem['kind']}: {problem['message']}"
+                print(safe_text(line))
     return 1 if failed else 0

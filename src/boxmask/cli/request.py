@@ -9,16 +9,15 @@ sent concurrently (``--concurrency``); one failing image does not stop the other
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
-from boxmask.cli.common import format_table
+from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
+from boxmask.cli.common import format_table, safe_json, safe_text
 from boxmask.detections import Detections
 
 TASKS = ("detect", "segment", "point")
-_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,7 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base-url",
-        default=os.environ.get("BOXMASK_BASE_URL", _DEFAULT_BASE_URL),
+        default=os.environ.get("BOXMASK_BASE_URL", DEFAULT_BASE_URL),
         help="service root (default: $BOXMASK_BASE_URL or the Gemini API)",
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (300)")
@@ -80,7 +79,7 @@ def _split(args: argparse.Namespace) -> tuple[list[str], str]:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from boxmask.api import DEFAULT_MODEL, Client
+    from boxmask.api import Client
 
     return Client(
         model=args.model or DEFAULT_MODEL,
@@ -147,8 +146,7 @@ def run_task(args: argparse.Namespace) -> int:
     done = [(str(o.item), o.value) for o in outcomes if o.ok and o.value is not None]
     _write_outputs(args, done)
     if args.json:
-        json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print(safe_json(report))
     else:
         _print_table(report)
     return 1 if failed else 0
@@ -164,7 +162,7 @@ def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]])
         for image, detections in done:
             dataset.add(detections, image)
         dataset.save(args.coco)
-        print(f"wrote {args.coco}", file=sys.stderr)
+        print(safe_text(f"wrote {args.coco}"), file=sys.stderr)
     if args.overlay:
         from pathlib import Path
 
@@ -175,7 +173,7 @@ def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]])
         folder.mkdir(parents=True, exist_ok=True)
         for image, detections in done:
             if is_url(image) or image.startswith("files/"):
-                print(f"{image}: no overlay for a remote image", file=sys.stderr)
+                print(safe_text(f"{image}: no overlay for a remote image"), file=sys.stderr)
                 continue
             save_overlay(image, detections, folder / f"{Path(image).stem}.{args.task}.png")
 
@@ -183,10 +181,11 @@ def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]])
 def _print_table(report: list[dict[str, Any]]) -> None:
     for entry in report:
         if "error" in entry:
-            print(f"{entry['image']}: error: {entry['error']}", file=sys.stderr)
+            print(safe_text(f"{entry['image']}: error: {entry['error']}"), file=sys.stderr)
             continue
         print(
-            f"{entry['image']} ({entry['width']}x{entry['height']}): {len(entry['items'])} item(s)"
+            f"{safe_text(entry['image'])} ({entry['width']}x{entry['height']}): "
+            f"{len(entry['items'])} item(s)"
         )
         rows = []
         for item in entry["items"]:
@@ -198,33 +197,25 @@ def _print_table(report: list[dict[str, Any]]) -> None:
             print(format_table(headers, rows))
         for problem in entry["problems"]:
             where = "answer" if problem["index"] is None else f"item {problem['index']}"
-            print(f"  problem: {where}: {problem['kind']}: {problem['message']}")
+            print(safe_text(f"  problem: {where}: {problem['kind']}: {problem['message']}"))
         print()
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    from boxmask.api import TextPart
+
     images, prompt = _split(args)
     with _client(args) as client:
         parts = images_as_parts(images)
-        # Google's tips: one image → the text after it; several → the text first.
-        ordered = [*parts, prompt] if len(parts) == 1 else [prompt, *parts]
+        # The prompt text first, then the images (as Client.ask and the tasks send them).
         response = client.generate(
-            ordered, max_output_tokens=args.max_output_tokens, upload=args.upload
+            [TextPart(prompt), *parts], max_output_tokens=args.max_output_tokens, upload=args.upload
         )
     if args.json:
-        json.dump(
-            {
-                "text": response.text,
-                "finish_reason": response.finish_reason,
-                "usage": response.usage,
-            },
-            sys.stdout,
-            ensure_ascii=False,
-            indent=2,
-        )
-        print()
+        answer = {"text": response.text, "finish_reason": response.finish_reason}
+        print(safe_json({**answer, "usage": response.usage}))
     else:
-        print(response.text)
+        print(safe_text(response.text, multiline=True))
     if response.truncated:
         print(
             f"boxmask: warning: the answer was cut at the token limit ({response.finish_reason})",
