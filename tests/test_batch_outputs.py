@@ -40,7 +40,7 @@ def test_force_replaces_the_earlier_run_as_a_whole(tmp_path: Path) -> None:
     assert main([*args, "--quiet", "--force"]) == 0
     assert [p.name for p in (out / "yolo" / "labels" / "train").iterdir()] == ["a.txt"]
     assert sorted(p.name for p in (out / "yolo" / "images" / "train").iterdir()) == ["a.png"]
-    assert sorted(p.name for p in (out / "ov").glob("[!.]*")) == ["a.png", "mine.txt"]
+    assert sorted(p.name for p in (out / "ov").glob("[!.]*")) == ["a.jpg", "mine.txt"]
 
 
 def test_outputs_never_replace_inputs_or_each_other(

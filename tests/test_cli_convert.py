@@ -191,5 +191,5 @@ def test_demo_writes_coco_overlays_and_report(tmp_path: Path, fixtures_dir: Path
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert len(coco["images"]) == 4 and len(coco["annotations"]) >= 15
     overlays = sorted(p.name for p in (tmp_path / "out" / "overlays").glob("[!.]*"))
-    assert "coffee.png" in overlays and len(overlays) == 6
+    assert "coffee.jpg" in overlays and len(overlays) == 6
     assert "truncated" in out.stdout

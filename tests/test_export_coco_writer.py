@@ -52,7 +52,7 @@ def test_same_picture_merges_other_picture_with_same_name_is_reported(tmp_path: 
 def test_fixed_categories_skip_and_report_once_across_shared_writers(tmp_path: Path) -> None:
     categories = Categories(["cup"])
     coco = CocoWriter(tmp_path / "c.json", categories=categories)
-    yolo = YoloWriter(tmp_path / "yolo", categories=categories)
+    yolo = YoloWriter(tmp_path / "yolo", categories=categories, images="none")
     detections = Detections(
         np.array([[0, 0, 5, 5], [1, 1, 4, 4]], dtype=np.float64),
         ["cup", "mug"],

@@ -143,7 +143,9 @@ def test_hundred_thousand_items() -> None:
         return len(json.dumps(dataset.to_dict()))
 
     size, peak = peak_bytes(export)
-    assert size > 10_000_000 and peak < 2000 * 100_000
+    # Every annotation carries its box as RLE (~700 bytes of JSON each): the dict, the
+    # text and the encoder's buffer stay within 3 KB an item.
+    assert size > 10_000_000 and peak < 3000 * 100_000
 
 
 def test_hundred_thousand_broken_items_each_reported() -> None:

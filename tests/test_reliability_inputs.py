@@ -329,9 +329,9 @@ def test_duplicate_file_names(tmp_path: Path) -> None:
     assert report.files[2]["notes"] == ["merged into image 1, which has the same file name"]
     assert len(coco["annotations"]) == 3
     assert sorted(p.name for p in (out / "ov").glob("[!.]*")) == [
-        "photo-2.png",
-        "photo-3.png",
-        "photo.png",
+        "photo-2.jpg",
+        "photo-3.jpg",
+        "photo.jpg",
     ]
     dataset = CocoDataset()
     d = parse(answer, width=40, height=30)

@@ -16,6 +16,7 @@ import pytest
 from boxmask.cli.main import main
 from boxmask.errors import ExportError
 from boxmask.review import build_review
+from tests.fixture_paths import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     code = main(
         [
             "convert",
-            str(ROOT / "fixtures"),
+            str(FIXTURES),
             "--coco",
             str(out / "coco.json"),
             "--report",
@@ -76,7 +77,7 @@ def site(converted: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         converted / "coco.json",
         out,
         report=converted / "report.json",
-        images=ROOT / "fixtures" / "images",
+        images=FIXTURES / "images",
     )
     assert result.index == out / "index.html"
     assert result.thumbnails == result.images == 4
@@ -119,7 +120,7 @@ def test_problems_are_attached_to_their_images_and_link_to_the_report(
         assert n in row[7]
         assert problem[5].startswith("files[")
     kinds = set(data["kinds"])
-    assert {"export_point_only", "truncated"} <= kinds
+    assert {"point_only", "truncated"} <= kinds
     assert sum(data["kind_counts"]) == total
 
 
@@ -167,7 +168,7 @@ def test_review_command(
             "--report",
             str(converted / "report.json"),
             "--images",
-            str(ROOT / "fixtures" / "images"),
+            str(FIXTURES / "images"),
             "-o",
             str(tmp_path / "site"),
         ]

@@ -231,7 +231,7 @@ def report_started(exc: ExportError) -> bool:
 def exit_code(report: BatchReport, unpaired: list[str], *, strict: bool) -> int:
     """1 when an input failed or an output was not written (or, with ``strict``, any
     problem); else 0. See :mod:`boxmask.cli.main` for the table."""
-    unwritten = {"not_written", "image_not_placed"}
+    unwritten = {"not_written"}  # an overlay that could not be drawn or saved
     lost = sum(
         1 for entry in report.files for p in entry.get("problems", []) if p.get("kind") in unwritten
     )
