@@ -64,7 +64,9 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
     """Read a JSONL manifest lazily, one job per non-empty line.
 
     Lines are ``{"image": path, "answer": path-or-text}`` or ``{"image": path,
-    "response": {raw API JSON}}``; optional ``"width"``/``"height"``. Relative paths are
+    "response": {raw API JSON}}``; optional ``"width"``/``"height"``; other keys are
+    ignored, and a line with ``"error"`` and no answer (a failed request in a
+    ``boxmask detect`` journal) becomes a failed job. Relative paths are
     resolved against the manifest's folder. An ``answer`` value is a path when such a
     file exists, else the answer text itself.
     """
@@ -97,8 +99,12 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
     if image is None and size is None:
         raise ManifestError(f"{where}: give 'image' (or 'width' and 'height')")
     image_path = str(base / image) if image else None
-    if "response" in entry:
+    if entry.get("response") is not None:
         return Job(source=where, image=image_path, size=size, response=entry["response"])
+    if entry.get("error") is not None and "answer" not in entry:
+        # A journaled failed request: an error body, which the worker reports as failed.
+        error = {"error": {"message": f"the request failed: {entry['error']}"}}
+        return Job(source=where, image=image_path, size=size, response=error)
     answer = entry.get("answer")
     if not isinstance(answer, str):
         raise ManifestError(f"{where}: give 'answer' (a path or the text) or 'response'")
