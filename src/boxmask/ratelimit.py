@@ -62,6 +62,8 @@ class RateLimiter:
                 if freed >= needed:
                     wait = max(wait, sent_at + _WINDOW - now)
                     break
+            else:  # more than the budget: wait for an empty window
+                wait = max(wait, self._sent[-1][0] + _WINDOW - now)
         return wait
 
     def acquire(self, tokens: int = 0) -> None:

@@ -72,19 +72,23 @@ def expand_images(arguments: list[str]) -> list[str]:
     sorted, recursively), a ``.jsonl``/``.txt`` manifest one image per line (a path or
     ``{"image": path}``, relative to the manifest), anything else itself. Duplicates
     are dropped."""
-    seen: dict[str, None] = {}
+    seen: dict[str, str] = {}  # absolute path (or URL) -> the spelling given first
+
+    def add(image: str) -> None:
+        seen.setdefault(image if is_remote(image) else os.path.abspath(image), image)
+
     for argument in arguments:
         path = Path(argument)
         if not is_remote(argument) and path.is_dir():
             for found in sorted(path.rglob("*")):
                 if found.is_file() and found.suffix.lower() in IMAGE_SUFFIXES:
-                    seen.setdefault(str(found), None)
+                    add(str(found))
         elif path.suffix.lower() in (".jsonl", ".txt") and path.is_file():
             for line in _manifest_images(path):
-                seen.setdefault(line, None)
+                add(line)
         else:
-            seen.setdefault(argument, None)
-    return list(seen)
+            add(argument)
+    return list(seen.values())
 
 
 def _manifest_images(manifest: Path) -> Iterator[str]:
