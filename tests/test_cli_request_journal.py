@@ -143,6 +143,19 @@ def test_an_unreadable_image_is_a_journaled_failure(
     assert len(lines) == 3 and sum("error" in line for line in lines) == 2
 
 
+def test_a_429_storm_is_survived_with_a_shared_pause(
+    env: FakeGemini, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = [str(p) for p in _images(tmp_path / "photos", 4)]
+    env.add_fault("status", status=429, times=4)
+    journal = tmp_path / "answers.jsonl"
+    code = main(["detect", *images, "shapes", "--answers", str(journal), "--rpm", "600"])
+    assert code == 0, capsys.readouterr().err
+    lines = _lines(journal)
+    assert len(lines) == 4 and not any("error" in line for line in lines)
+    assert len(env.model_requests()) == 8  # each 429 retried once more, nothing lost
+
+
 def test_dry_run_sends_nothing(
     env: FakeGemini, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

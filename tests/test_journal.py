@@ -154,9 +154,11 @@ def test_a_429_pauses_every_worker_and_grows() -> None:
     clock = _Clock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     first = limiter.back_off()
-    second = limiter.back_off()
-    assert 0.5 <= first <= 1.0 and 1.0 <= second <= 2.0
+    assert limiter.back_off() == pytest.approx(first)  # the same wave: one pause
     limiter.acquire()  # any worker now waits for the shared pause
-    assert clock.now >= max(first, second)
+    assert clock.now >= first and 0.5 <= first <= 1.0
+    second = limiter.back_off()  # a new wave before any success: longer
+    assert 1.0 <= second <= 2.0
+    limiter.acquire()
     limiter.succeeded()
     assert limiter.back_off() <= 1.0

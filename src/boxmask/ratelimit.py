@@ -3,8 +3,9 @@
 :class:`RateLimiter` holds a one-minute sliding window of what was sent: ``acquire``
 blocks a worker until one more request (of an estimated token count) fits in ``rpm``
 requests and ``tpm`` tokens per minute. :meth:`RateLimiter.back_off` is called on a 429:
-every worker then waits (the whole run slows down, not only the worker that got it), and
-each further 429 before a success doubles the wait, as :class:`~boxmask.api.retry.RetryPolicy`
+every worker then waits (the whole run slows down, not only the worker that got it); the
+429s of workers already paused count once, and each later 429 before a success doubles
+the wait, as :class:`~boxmask.api.retry.RetryPolicy`
 does for one request.
 """
 
@@ -82,9 +83,13 @@ class RateLimiter:
     def back_off(self, hint: float | None = None) -> float:
         """A 429: pause every worker; returns the pause in seconds."""
         with self._lock:
+            now = self._clock()
+            if now < self._paused_until and hint is None:
+                # Another worker's 429 of the same wave already paused everyone.
+                return self._paused_until - now
             delay = hint if hint is not None else self.policy.backoff(self._strikes)
             self._strikes += 1
-            self._paused_until = max(self._paused_until, self._clock() + delay)
+            self._paused_until = max(self._paused_until, now + delay)
             return delay
 
     def succeeded(self) -> None:
