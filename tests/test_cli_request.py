@@ -43,7 +43,9 @@ def test_detect_json_for_several_images(
 ) -> None:
     code = main(["detect", *map(str, images), "the shapes", "--json", "--api", "generate_content"])
     assert code == 0
-    report = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # One line per image as the answers arrive (journal order, not input order).
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    report = sorted(lines, key=lambda r: str(r["image"]))
     assert [r["image"] for r in report] == [str(p) for p in images]
     assert [r["items"] for r in report] == [2, 3]
     assert all(len(item["box"]) == 4 for r in report for item in r["annotations"])
