@@ -29,6 +29,7 @@ CANARY = "AIzaSy-canary-0123456789-reliability"
 
 def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests with the canary key that log, retry, fail and write files."""
+    monkeypatch.chdir(tmp_path)  # the answers journal of detect/point lands here
     images = []
     for i in range(2):
         images.append(tmp_path / f"scene{i}.png")

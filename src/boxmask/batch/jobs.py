@@ -68,7 +68,9 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
 
     Lines are ``{"image": path, "answer": path-or-text}`` or ``{"image": path,
     "response": {raw API JSON}}``; optional ``"width"``/``"height"``; other keys are
-    ignored. Relative paths are resolved against the manifest's folder. An ``answer``
+    ignored, and a line with ``"error"`` and no answer (a failed request in a
+    ``boxmask detect`` journal) becomes a failed job. Relative paths are resolved
+    against the manifest's folder. An ``answer``
     value is a path when such a file exists, else the answer text itself.
 
     A line that cannot be used (cut JSON, not UTF-8, nested too deeply, missing keys)
@@ -155,6 +157,11 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
     if image is None and size is None:
         raise ManifestError(f"{where}: give 'image' (or 'width' and 'height')")
     image_path = str(base / image) if image else None
+    if entry.get("response") is None and entry.get("error") is not None and "answer" not in entry:
+        # A journaled failed request: reported as a failed row.
+        return Job(
+            source=where, image=image_path, size=size, error=f"the request failed: {entry['error']}"
+        )
     if "response" in entry:
         response = entry["response"]
         if not isinstance(response, (dict, list, str)):

@@ -3,7 +3,9 @@
 Calls the Gemini API (or any service at ``--base-url``, e.g. ``boxmask serve-fake``) with
 the key from ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``; the key is never taken on the
 command line, where shell history and process lists would keep it. Several images are
-sent concurrently (``--concurrency``); one failing image does not stop the others.
+sent concurrently (``--concurrency``); one failing image does not stop the others. Every
+answer is journaled the moment it arrives and the outputs are streamed
+(:mod:`boxmask.request_run`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
-from boxmask.cli.common import format_table, safe_json, safe_text
-from boxmask.detections import Detections
+from boxmask.cli.common import safe_json, safe_text
 
 TASKS = ("detect", "segment", "point")
 
@@ -49,15 +51,32 @@ def register(subparsers: Any) -> None:
             help=f"{task} objects in images with the Gemini API",
             description=(
                 f"Ask the model to {task} WHAT in each IMAGE and print the items in pixels. "
+                "IMAGE may be a file, a folder of images or a .jsonl/.txt list of images. "
+                "Every answer is journaled at once (--answers); rerunning the same command "
+                "requests only the images not answered yet. "
                 "The API key comes from GEMINI_API_KEY (or GOOGLE_API_KEY)."
             ),
         )
         p.add_argument("args", nargs="+", metavar="IMAGE... WHAT",
-                       help="image paths or URLs, then what to look for")  # fmt: skip
+                       help="images, folders or image lists, then what to look for")  # fmt: skip
         p.add_argument("--max-items", type=int, default=None, help="cap on items")
-        p.add_argument("--concurrency", type=int, default=4, help="images in flight (4)")
-        p.add_argument("--coco", metavar="OUT.json", help="also write a COCO dataset")
-        p.add_argument("--overlay", metavar="DIR", help="also draw each image's items into DIR")
+        p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
+        p.add_argument("--rpm", type=float, default=None, help="requests per minute budget")
+        p.add_argument("--tpm", type=float, default=None,
+                       help="input tokens per minute budget (estimated from image sizes)")  # fmt: skip
+        p.add_argument("--coco", metavar="OUT.json", type=Path, help="also write a COCO dataset")
+        p.add_argument("--yolo", metavar="DIR", type=Path, help="also write YOLO labels")
+        p.add_argument("--overlay", metavar="DIR", type=Path,
+                       help="also draw each image's items into DIR")  # fmt: skip
+        p.add_argument("--answers", metavar="PATH.jsonl", type=Path,
+                       help="the answers journal (default: beside the first output, "
+                       "else ./boxmask-answers.jsonl)")  # fmt: skip
+        p.add_argument("--prices", metavar="FILE.json",
+                       help='{"model": [input, output]} USD per 1M tokens '
+                       "(default: $BOXMASK_PRICES, else the built-in table)")  # fmt: skip
+        p.add_argument("--dry-run", action="store_true",
+                       help="count images, estimate input tokens and cost; send nothing")  # fmt: skip
+        p.add_argument("--quiet", action="store_true", help="no progress, no per-image lines")
         _common(p)
         p.set_defaults(handler=run_task, task=task)
     p = subparsers.add_parser(
@@ -78,7 +97,7 @@ def _split(args: argparse.Namespace) -> tuple[list[str], str]:
     return list(args.args[:-1]), str(args.args[-1])
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace, max_retries: int = 4) -> Any:
     from boxmask.api import Client
 
     return Client(
@@ -86,119 +105,55 @@ def _client(args: argparse.Namespace) -> Any:
         base_url=args.base_url,
         api=args.api,
         timeout=args.timeout,
+        max_retries=max_retries,
     )
 
 
-def _items(d: Detections) -> list[dict[str, Any]]:
-    out = []
-    areas = d.masks.areas if d.masks is not None else None
-    for i, item in enumerate(d):
-        entry: dict[str, Any] = {"label": item.label}
-        if item.box is not None:
-            entry["box"] = [round(v, 2) for v in item.box]
-        if item.point is not None:
-            entry["point"] = [round(v, 2) for v in item.point]
-        if item.score is not None:
-            entry["score"] = item.score
-        if areas is not None and item.mask is not None:
-            entry["mask_pixels"] = int(areas[i])
-        out.append(entry)
-    return out
-
-
 def run_task(args: argparse.Namespace) -> int:
-    images, what = _split(args)
-    from boxmask.errors import TruncatedError
+    """detect / segment / point: journal, resume, stream the outputs (see request_run)."""
+    from boxmask import request_run
+    from boxmask.api import DEFAULT_MODEL
+    from boxmask.batch.run import BatchOptions
+    from boxmask.pricing import PriceTable
 
-    with _client(args) as client:
-        method = getattr(client, args.task)
-
-        def one(image: str) -> Detections:
-            try:
-                return method(image, what, max_items=args.max_items, upload=args.upload)  # type: ignore[no-any-return]
-            except TruncatedError as exc:  # keep what was complete; the problem says why
-                if isinstance(exc.detections, Detections):
-                    return exc.detections
-                raise
-
-        outcomes = client.map(one, images, concurrency=max(1, args.concurrency))
-    report: list[dict[str, Any]] = []
-    failed = 0
-    for outcome in outcomes:
-        if not outcome.ok:
-            failed += 1
-            report.append({"image": outcome.item, "error": str(outcome.error)})
-            continue
-        d = outcome.value
-        assert d is not None
-        info = d.answer
-        report.append(
-            {
-                "image": outcome.item,
-                "width": d.width,
-                "height": d.height,
-                "items": _items(d),
-                "problems": [p.to_dict() for p in d.problems],
-                "finish_reason": info.finish_reason if info else None,
-                "usage": info.usage if info else None,
-            }
-        )
-    done = [(str(o.item), o.value) for o in outcomes if o.ok and o.value is not None]
-    _write_outputs(args, done)
-    if args.json:
-        print(safe_json(report))
-    else:
-        _print_table(report)
-    return 1 if failed else 0
+    arguments, what = _split(args)
+    images = request_run.expand_images(arguments)
+    if not images:
+        print("boxmask: error: no images found in " + " ".join(arguments), file=sys.stderr)
+        return 2
+    if args.concurrency < 1:
+        print("boxmask: error: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    outputs = BatchOptions(
+        coco=args.coco, overlays=args.overlay, yolo=args.yolo, yolo_task=_yolo_task(args.task)
+    )
+    plan = request_run.RequestPlan(
+        task=args.task,
+        what=what,
+        images=images,
+        journal=args.answers or request_run.default_journal(outputs),
+        outputs=outputs,
+        model=args.model or DEFAULT_MODEL,
+        api=args.api,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        max_items=args.max_items,
+        upload=args.upload,
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        quiet=args.quiet,
+        json_lines=args.json,
+        prices=PriceTable.load(args.prices),
+    )
+    if args.dry_run:
+        return request_run.dry_run(plan)
+    # Retries happen in the run, with a backoff shared by every worker.
+    return request_run.run_requests(plan, lambda: _client(args, max_retries=0))
 
 
-def _write_outputs(args: argparse.Namespace, done: list[tuple[str, Detections]]) -> None:
-    """``--coco``: one dataset, images in input order; ``--overlay``: one picture per local
-    image, named ``STEM.TASK.png``."""
-    if args.coco:
-        from boxmask.export.coco import CocoDataset
-
-        dataset = CocoDataset()
-        for image, detections in done:
-            dataset.add(detections, image)
-        dataset.save(args.coco)
-        print(safe_text(f"wrote {args.coco}"), file=sys.stderr)
-    if args.overlay:
-        from pathlib import Path
-
-        from boxmask.api.images import is_url
-        from boxmask.overlay import save_overlay
-
-        folder = Path(args.overlay)
-        folder.mkdir(parents=True, exist_ok=True)
-        for image, detections in done:
-            if is_url(image) or image.startswith("files/"):
-                print(safe_text(f"{image}: no overlay for a remote image"), file=sys.stderr)
-                continue
-            save_overlay(image, detections, folder / f"{Path(image).stem}.{args.task}.png")
-
-
-def _print_table(report: list[dict[str, Any]]) -> None:
-    for entry in report:
-        if "error" in entry:
-            print(safe_text(f"{entry['image']}: error: {entry['error']}"), file=sys.stderr)
-            continue
-        print(
-            f"{safe_text(entry['image'])} ({entry['width']}x{entry['height']}): "
-            f"{len(entry['items'])} item(s)"
-        )
-        rows = []
-        for item in entry["items"]:
-            box = item.get("box") or ["-"] * 4
-            point = item.get("point") or ["-", "-"]
-            rows.append([item["label"], *box, *point, item.get("mask_pixels", "-")])
-        if rows:
-            headers = ["label", "x0", "y0", "x1", "y1", "px", "py", "mask px"]
-            print(format_table(headers, rows))
-        for problem in entry["problems"]:
-            where = "answer" if problem["index"] is None else f"item {problem['index']}"
-            print(safe_text(f"  problem: {where}: {problem['kind']}: {problem['message']}"))
-        print()
+def _yolo_task(task: str) -> str:
+    return {"detect": "detect", "segment": "segment", "point": "detect"}[task]
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -227,8 +182,6 @@ def run_ask(args: argparse.Namespace) -> int:
 def images_as_parts(images: list[str]) -> list[Any]:
     """Image arguments as ``generate`` parts (a bare string would be text there): URLs and
     Files API names become ``ImageRef``, the rest ``Path``."""
-    from pathlib import Path
-
     from boxmask.api.images import ImageRef, is_url
 
     return [

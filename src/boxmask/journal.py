@@ -1,0 +1,177 @@
+"""The answers journal of ``boxmask detect|segment|point``: one JSON line per response.
+
+Every API response is appended the moment it arrives, flushed and fsynced, so that an
+interrupt, a crash or a full disk loses at most the answers in flight. A line is a valid
+``boxmask convert --manifest`` entry (``image`` relative to the journal's folder or
+absolute, ``response`` the raw API JSON) plus what a rerun needs to reuse it: the image's
+``sha256``, ``model``, ``prompt`` and the ``options`` that change the answer. A failed
+request is a line with ``error`` and no ``response`` (convert reports it as a failed row).
+The API key is never written.
+
+One process at a time: :meth:`Journal.open` takes an exclusive ``fcntl`` lock on the file
+and refuses a second run. A torn last line (the machine died mid-write) is cut off with a
+warning, so that its image is requested again and the file stays a valid manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from boxmask.errors import BoxmaskError
+
+__all__ = ["Journal", "JournalError", "JournalIndex", "answer_key", "file_sha256"]
+
+try:  # POSIX; elsewhere the lock is a no-op
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+class JournalError(BoxmaskError):
+    """The journal cannot be used (locked by another run, not writable)."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def answer_key(sha256: str, model: str, prompt: str, options: dict[str, Any]) -> str:
+    """What must match for a journaled answer to be reused: the image content, the model,
+    the prompt text and the options that change the answer."""
+    return json.dumps([sha256, model, prompt, options], sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class JournalIndex:
+    """What a scan found: ``answers`` maps a reuse key to the 1-based line number and byte
+    offset of its last successful line; ``lines`` is the number of lines in the file."""
+
+    answers: dict[str, tuple[int, int]]
+    lines: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class Journal:
+    """An append-only JSONL journal, locked while open. Use as a context manager."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._handle: IO[bytes] | None = None
+        self._write_lock = threading.Lock()
+        self.lines = 0
+
+    def open(self) -> JournalIndex:
+        """Lock the journal (creating it), repair a torn tail and index its answers."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(self.path, "a+b")  # noqa: SIM115 - held for the whole run
+        except OSError as exc:
+            raise JournalError(f"cannot open the journal {self.path}: {exc.strerror}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise JournalError(
+                    f"{self.path} is in use by another boxmask run; wait for it or give "
+                    "another --answers file"
+                ) from None
+        self._handle = handle
+        index = self._scan(handle)
+        self.lines = index.lines
+        return index
+
+    def _scan(self, handle: IO[bytes]) -> JournalIndex:
+        index = JournalIndex(answers={})
+        handle.seek(0)
+        offset = 0
+        good_end = 0
+        number = 0
+        for raw in handle:
+            number += 1
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
+                good_end = offset
+                continue
+            entry = _decode(raw)
+            if entry is None or not raw.endswith(b"\n"):
+                index.skipped += 1
+                if offset == _size(handle):  # the torn last line: cut it off
+                    _warn(f"{self.path.name}:{number}: incomplete last line dropped")
+                    handle.truncate(good_end)
+                    number -= 1
+                    break
+                _warn(f"{self.path.name}:{number}: not a JSON object; line ignored")
+                good_end = offset
+                continue
+            good_end = offset
+            key = entry.get("key")
+            if entry.get("response") is not None and entry.get("error") is None and key:
+                index.answers[str(key)] = (number, start)
+            elif entry.get("error") is not None:
+                index.failed += 1
+        index.lines = number
+        handle.seek(0, os.SEEK_END)
+        return index
+
+    def read(self, offset: int) -> dict[str, Any]:
+        """The entry whose line starts at byte ``offset``."""
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            entry = _decode(handle.readline())
+        if entry is None:  # pragma: no cover - indexed lines were valid
+            raise JournalError(f"{self.path}: line at byte {offset} changed during the run")
+        return entry
+
+    def append(self, entry: dict[str, Any]) -> int:
+        """Write ``entry`` as one line, flushed and fsynced; return its 1-based line number."""
+        data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        with self._write_lock:
+            if self._handle is None:
+                raise JournalError("the journal is not open")
+            self._handle.write(data)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self.lines += 1
+            return self.lines
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._handle is not None:
+            self._handle.close()  # closing drops the flock
+            self._handle = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _decode(raw: bytes) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _size(handle: IO[bytes]) -> int:
+    return os.fstat(handle.fileno()).st_size
+
+
+def _warn(message: str) -> None:
+    print(f"boxmask: warning: {message}; its image will be requested again", file=sys.stderr)
