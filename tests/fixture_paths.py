@@ -12,3 +12,4 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "src" / "boxmask" / "fixtures"
 FIXTURE_IMAGES = FIXTURES / "images"
 FIXTURE_ANSWERS = FIXTURES / "answers"
+ANSWER_FORMATS = ROOT / "tests" / "data" / "answer_formats"  # test-only: one answer per format

@@ -1,6 +1,6 @@
 """Every format neighbour of Gemini's answer is read, or named in a problem (issue 18).
 
-One fixture per format under ``src/boxmask/fixtures/answers/formats/`` (``tools/make_fixture_answers.py
+One fixture per format under ``tests/data/answer_formats/`` (``tools/make_fixture_answers.py
 --formats``); the rule checked for each: every item of the model's list is either kept
 or reported dropped, and whatever was guessed or not read is a problem.
 """
@@ -17,14 +17,13 @@ from hypothesis import strategies as st
 from boxmask import ProblemKind, parse
 from boxmask.answer import read_answer
 from boxmask.coords import qwen_input_size
+from tests.fixture_paths import ANSWER_FORMATS
 
 W, H = 640, 480
 
 
 def _read(fixtures_dir: Path, name: str, **options: object):  # type: ignore[no-untyped-def]
-    return parse(
-        (fixtures_dir / "answers" / "formats" / name).read_text(), width=W, height=H, **options
-    )
+    return parse((ANSWER_FORMATS / name).read_text(), width=W, height=H, **options)
 
 
 def kinds(d) -> list[ProblemKind]:  # type: ignore[no-untyped-def]
