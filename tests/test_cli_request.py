@@ -75,9 +75,9 @@ def test_coco_and_overlay_outputs(
     dataset = json.loads(coco.read_text())
     assert sorted(i["file_name"] for i in dataset["images"]) == [p.name for p in images]
     assert len(dataset["annotations"]) == 5
-    assert sorted(p.name for p in overlays.iterdir()) == [
-        "scene0.png",
-        "scene1.png",
+    assert sorted(p.name for p in overlays.glob("[!.]*")) == [
+        "scene0.jpg",
+        "scene1.jpg",
     ]
 
 

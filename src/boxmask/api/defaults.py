@@ -9,10 +9,21 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
+    "default_base_url",
 ]
 
 #: The Gemini API's root; ``/v1beta/...`` and ``/upload/v1beta/...`` are appended.
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+def default_base_url() -> str:
+    """``$BOXMASK_BASE_URL`` when set (e.g. ``boxmask serve-fake``'s address, for the
+    library and the command line alike), else :data:`DEFAULT_BASE_URL`."""
+    import os
+
+    return os.environ.get("BOXMASK_BASE_URL", "").strip() or DEFAULT_BASE_URL
+
+
 #: The model of calls that name none.
 DEFAULT_MODEL = "gemini-2.5-flash"
 #: Seconds one HTTP request may take from start to the last byte of its answer.

@@ -17,16 +17,16 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
 from boxmask.api.defaults import (
     CHUNK_SIZE,
-    DEFAULT_BASE_URL,
     DEFAULT_INLINE_LIMIT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
+    default_base_url,
 )
 from boxmask.api.retry import RetryPolicy
 from boxmask.api.wire import API_KINDS, Thinking
@@ -71,7 +71,7 @@ class ClientOptions:
     """
 
     model: str = DEFAULT_MODEL
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = field(default_factory=default_base_url)
     api: str = "interactions"
     timeout: float | UnsetType | None = UNSET
     max_retries: int | UnsetType = UNSET

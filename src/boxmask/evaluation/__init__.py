@@ -1,9 +1,11 @@
 """How good are the model's answers? COCO metrics and error analysis against ground truth.
 
->>> from boxmask.evaluation import evaluate
->>> report = evaluate("gt.json", "answers.jsonl", labels={"mug": "cup"})
->>> report.bbox.metrics["AP"], report.bbox.category("cup").misses
->>> report.to_dict()          # every figure, JSON-ready (``boxmask eval --json``)
+Example (not run: it needs your files)::
+
+    from boxmask.evaluation import evaluate
+    report = evaluate("gt.json", "answers.jsonl", labels={"mug": "cup"})
+    report.bbox.metrics["AP"], report.bbox.category("cup").misses
+    report.to_dict()          # every figure, JSON-ready (``boxmask eval --json``)
 
 Metrics come from pycocotools' ``COCOeval`` (``pip install 'boxmask[eval]'``); boxmask
 reads the answers, matches images and labels to the ground truth, reports everything

@@ -2,9 +2,11 @@
 what the fake Gemini model (:mod:`boxmask.testing.scenes`, behind ``boxmask serve-fake``)
 answers about them.
 
->>> from boxmask.testing.scenes import make_scene
->>> scenes = {f"s{i}.png": make_scene(i, n_shapes=4) for i in range(20)}
->>> report = evaluate(scene_ground_truth(scenes), fake_model_answers(scenes))
+Example::
+
+    from boxmask.testing.scenes import make_scene
+    scenes = {f"s{i}.png": make_scene(i, n_shapes=4) for i in range(20)}
+    report = evaluate(scene_ground_truth(scenes), fake_model_answers(scenes))
 """
 
 from __future__ import annotations
