@@ -149,3 +149,20 @@ def test_modules_stay_under_the_size_cap() -> None:
 
 def test_the_graph_sees_function_level_imports() -> None:
     assert "boxmask.overlay" in {_resolve(n) for n, _ in _imports("boxmask.batch.worker")}
+
+
+def test_the_public_surface_after_a_plain_import() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, boxmask\n"
+        "assert {'YoloDataset', 'image_size', 'RateLimitError', 'draw', 'label_palette'} <= set(dir(boxmask))\n"
+        "assert 'httpx' not in sys.modules and 'boxmask.export.coco' not in sys.modules\n"
+        "colors = boxmask.label_palette(['cup', 'spoon'])\n"
+        "assert len(set(colors.values())) == 2 and callable(boxmask.draw)\n"
+        "assert issubclass(boxmask.AuthenticationError, boxmask.ApiError)\n"
+        "assert boxmask.YoloDataset.__module__ == 'boxmask.export.yolo'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

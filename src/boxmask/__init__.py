@@ -11,11 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 from boxmask.detections import AnswerInfo, Detection, Detections
 from boxmask.errors import (
+    ApiConnectionError,
     ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    BlockedError,
     BoxmaskError,
     ExportError,
     ImageError,
+    InvalidApiKeyError,
+    InvalidRequestError,
+    MissingApiKeyError,
+    NotFoundError,
     ParseError,
+    PermissionDeniedError,
+    RateLimitError,
+    RedirectError,
+    ResponseTooLargeError,
+    ServerError,
+    TruncatedError,
+    UploadError,
 )
 from boxmask.masks.store import Masks
 from boxmask.parse import parse
@@ -27,6 +42,9 @@ __version__ = "0.1.0"
 # httpx, the exporters or the drawing code until they are used.
 _LAZY = {
     "CocoDataset": "boxmask.export.coco",
+    "YoloDataset": "boxmask.export.yolo",
+    "image_size": "boxmask.images",
+    "read_image": "boxmask.images",
     "draw": "boxmask.overlay",
     "save_overlay": "boxmask.overlay",
     "label_palette": "boxmask.overlay",
@@ -39,7 +57,9 @@ if TYPE_CHECKING:  # pragma: no cover - typed names for checkers, loaded lazily 
     from boxmask.api.async_client import AsyncClient
     from boxmask.api.client import Client
     from boxmask.export.coco import CocoDataset
-    from boxmask.overlay import draw, save_overlay
+    from boxmask.export.yolo import YoloDataset
+    from boxmask.images import image_size, read_image
+    from boxmask.overlay import Palette, draw, label_palette, save_overlay
 
 
 def __getattr__(name: str) -> Any:
@@ -53,10 +73,19 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """The public names, the lazily loaded ones included."""
+    return sorted(set(__all__) | set(globals()))
+
+
 __all__ = [
     "AnswerInfo",
+    "ApiConnectionError",
     "ApiError",
+    "ApiTimeoutError",
     "AsyncClient",
+    "AuthenticationError",
+    "BlockedError",
     "BoxmaskError",
     "Client",
     "CocoDataset",
@@ -64,14 +93,28 @@ __all__ = [
     "Detections",
     "ExportError",
     "ImageError",
+    "InvalidApiKeyError",
+    "InvalidRequestError",
     "Masks",
+    "MissingApiKeyError",
+    "NotFoundError",
     "Palette",
     "ParseError",
+    "PermissionDeniedError",
     "Problem",
     "ProblemKind",
+    "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "TruncatedError",
+    "UploadError",
+    "YoloDataset",
     "__version__",
     "draw",
+    "image_size",
     "label_palette",
     "parse",
+    "read_image",
     "save_overlay",
 ]
