@@ -124,3 +124,37 @@ def test_size_flags_that_would_be_ignored_are_errors(tmp_path: Path) -> None:
     assert main(["convert", str(tmp_path), "--size", "10x10", "--coco", out]) == 2
     answer = str(tmp_path / "a.txt")
     assert main(["convert", answer, "--size", "10x10", "--overlay", str(tmp_path / "o.png")]) == 2
+
+
+def test_convert_writes_the_review_site_in_the_same_run(tmp_path: Path) -> None:
+    _pairs(tmp_path / "data", ["a", "b"])
+    coco, site = tmp_path / "c.json", tmp_path / "review"
+    assert (
+        main(
+            [
+                "convert",
+                str(tmp_path / "data"),
+                "--coco",
+                str(coco),
+                "--review",
+                str(site),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert "<html" in page.lower() and (tmp_path / "c.report.json").is_file()
+    assert (
+        main(
+            [
+                "convert",
+                str(tmp_path / "data"),
+                "--review",
+                str(site),
+                "--report",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 2
+    )

@@ -71,6 +71,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
     p.add_argument("--categories", help="fixed category list: a,b,c or @file with one per line")
     p.add_argument("--report", type=Path, help="write the JSON report here")
+    p.add_argument(
+        "--review",
+        type=Path,
+        metavar="DIR",
+        help="also write the review site (DIR/index.html) of the dataset; needs --coco",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     p.add_argument(
         "--engine",
@@ -161,6 +167,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise _Usage("give an ANSWER file, a DIR, or --manifest (see boxmask convert --help)")
     if not any((args.coco, args.yolo, args.overlay, args.report)):
         raise _Usage("nothing to write: give --coco, --yolo, --overlay or --report")
+    if args.review is not None:
+        if args.coco is None:
+            raise _Usage("--review shows the COCO dataset: give --coco too")
+        if args.report is None:  # the site shows the problems: keep the report beside it
+            args.report = args.coco.with_name(args.coco.stem + ".report.json")
+        if args.review.exists() and any(args.review.iterdir()) and not args.force:
+            raise _Usage(f"{args.review} is not empty; pass --force to replace it")
 
 
 def _options(args: argparse.Namespace, single: bool, inputs: list[Path]) -> BatchOptions:
@@ -220,6 +233,11 @@ def run(args: argparse.Namespace) -> int:
     warning = report.font_warning()
     if warning is not None:
         print(warning, file=sys.stderr)
+    if args.review is not None and args.coco.exists():
+        from boxmask.review import build_review
+
+        site = build_review(args.coco, args.review, report=args.report, workers=options.workers)
+        print(f"wrote {site.index}", file=sys.stderr)
     return exit_code(report, unpaired, strict=args.strict)
 
 
