@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from boxmask.batch import BatchOptions, run_batch
 from boxmask.batch.jobs import Job
 from boxmask.cli.main import main
 
@@ -198,24 +197,3 @@ def test_size_only_manifest_lines_are_separate_images(tmp_path: Path) -> None:
     assert main(["convert", "--manifest", str(path), "--coco", str(coco), "--quiet"]) == 0
     images = json.loads(coco.read_text())["images"]
     assert [i["file_name"] for i in images] == ["m-1.jpg", "m-2.jpg", "m-3.jpg"]
-
-
-class _KillsItsWorker:
-    """Unpickled in a worker process, it ends that process at once, as the OOM killer's
-    SIGKILL would (the parent sees a worker vanish mid-chunk)."""
-
-    def __reduce__(self) -> tuple[object, tuple[int]]:
-        import os
-
-        return (os._exit, (9,))
-
-
-def test_a_lost_worker_fails_its_job_and_the_batch_goes_on(tmp_path: Path) -> None:
-    """Regression: a worker killed (SIGKILL, OOM) made multiprocessing.Pool wait forever."""
-    jobs = [Job(source=f"a{i}.txt", size=(40, 30), answer_text=good_answer(i)) for i in range(12)]
-    jobs[5] = Job(source="killer.txt", size=(40, 30), response=_KillsItsWorker())
-    report = run_batch(jobs, BatchOptions(coco=tmp_path / "c.json", workers=2))
-    by_source = {f["answer"]: f for f in report.files}
-    assert [f["answer"] for f in report.files] == [j.source for j in jobs]  # input order
-    assert report.failed == 1 and "worker process" in by_source["killer.txt"]["error"]
-    assert report.images == 11

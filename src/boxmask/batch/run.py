@@ -117,89 +117,24 @@ def _in_order(
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["boxmask.batch.worker", "boxmask.parse"])
-    pool = _WorkerPool(workers, context)
+    window = workers * 4
+    pool = context.Pool(workers, initializer=init_worker, initargs=(True,))
     try:
-        pending: collections.deque[tuple[Any, list[Any], int]] = collections.deque()
+        pending: collections.deque[Any] = collections.deque()
         # Jobs travel in small chunks: one round trip per chunk instead of per job keeps
         # the parent's share of a CPU (pickling, queue threads) small.
         for chunk in _chunks(tasks, CHUNK_JOBS):
-            pending.append((pool.submit(chunk), chunk, 0))
-            if len(pending) >= workers * 4:
-                yield from pool.results(pending)
+            pending.append(pool.apply_async(convert_jobs, (chunk,)))
+            if len(pending) >= window:
+                yield from pending.popleft().get()
         while pending:
-            yield from pool.results(pending)
+            yield from pending.popleft().get()
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
     finally:
-        pool.shutdown()
-
-
-class _WorkerPool:
-    """Worker processes that survive a lost worker (killed for memory, crashed): the
-    broken pool is replaced, the chunks that were in flight run again one at a time, a
-    chunk that breaks a pool alone is retried job by job, and a job that breaks one alone
-    is reported failed — the batch goes on instead of waiting forever."""
-
-    def __init__(self, workers: int, context: Any) -> None:
-        self.workers, self.context = workers, context
-        self._pool = self._new()
-
-    def _new(self) -> Any:
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(
-            self.workers, mp_context=self.context, initializer=init_worker, initargs=(True,)
-        )
-
-    def submit(self, chunk: list[Any]) -> Any:
-        return self._pool.submit(convert_jobs, chunk)
-
-    def results(self, pending: collections.deque[tuple[Any, list[Any], int]]) -> list[JobResult]:
-        """The results of the oldest chunk in flight. After a break, every chunk that was
-        in flight is run again alone, in order (so the one that breaks a pool alone is
-        the culprit), and their results are returned together."""
-        from concurrent.futures.process import BrokenProcessPool
-
-        future, chunk, _ = pending.popleft()
-        try:
-            return list(future.result())
-        except BrokenProcessPool:
-            pass
-        suspects = [chunk, *(c for _, c, _ in pending)]
-        pending.clear()
-        self._renew()
-        return [result for c in suspects for result in self._alone(c)]
-
-    def _alone(self, chunk: list[Any]) -> list[JobResult]:
-        """Run ``chunk`` with nothing else in flight; split it when it breaks the pool."""
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return list(self.submit(chunk).result())
-        except BrokenProcessPool:
-            self._renew()
-        if len(chunk) == 1:
-            return [_lost(chunk[0])]
-        return [result for task in chunk for result in self._alone([task])]
-
-    def _renew(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new()
-
-    def shutdown(self) -> None:
-        if sys.exc_info()[0] is not None:  # stopping on an error or Ctrl-C: stop now
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                with contextlib.suppress(Exception):
-                    process.terminate()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _lost(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
-    index, job, _, _ = task
-    result = JobResult(index=index, source=job.source, image=job.image, file_name=job.file_name)
-    result.error = (
-        "the worker process converting this answer died (killed, e.g. for memory, or "
-        "crashed), also when it ran alone; the answer was not converted"
-    )
-    return result
+        pool.join()
 
 
 #: Jobs sent to a worker process at once.
