@@ -253,7 +253,7 @@ def test_every_path_reports_the_same_upright_size(
     fmt: str, orientation: int, tmp_path: Path
 ) -> None:
     from boxmask.api.images import prepare_image
-    from boxmask.draw.render import draw
+    from boxmask.overlay.render import draw
     from boxmask.parse import parse
 
     data = _stored_with_orientation(fmt, orientation)

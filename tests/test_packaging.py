@@ -34,7 +34,7 @@ tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (the checks are the s
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
-RUNTIME = {"numpy", "pillow", "opencv-python-headless", "shapely", "httpx"}
+RUNTIME = {"numpy", "pillow", "opencv-python-headless", "shapely", "httpx", "tqdm"}
 
 
 def command_names() -> list[str]:
@@ -221,7 +221,7 @@ def test_installed_wheel_runs_the_demo_outside_the_repository(
     photos = {p.split(".")[0] for p in answers}
     assert {Path(im["file_name"]).stem for im in coco["images"]} == photos
     assert coco["annotations"] and all("bbox" in a for a in coco["annotations"])
-    assert len(list((out / "overlays").glob("*.png"))) == len(answers)
+    assert len(list((out / "overlays").glob("*.jpg"))) == len(answers)
     assert (out / "yolo" / "data.yaml").is_file()
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["summary"]["failed"] == 0 and len(report["files"]) == len(answers)

@@ -43,6 +43,7 @@ WORKSPACE: dict[str, Path | tuple[Path, ...]] = {
     # pairs today; with the photos in a sibling images/ folder it finds none, issue 12)
     "answers": (FIXTURE_ANSWERS, FIXTURE_IMAGES),
     "images": (FIXTURE_IMAGES,),
+    "photos": (FIXTURE_IMAGES,),  # `boxmask segment photos/ ...`: a folder of pictures
 }
 #: Manifests the README names: clean answers only, so ``--strict`` has nothing to report.
 MANIFEST_PAIRS = [
