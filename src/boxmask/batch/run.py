@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +14,8 @@ from typing import Any
 from boxmask import __version__
 from boxmask.batch.jobs import Job
 from boxmask.batch.outputs import OverlayNames, RunRecord, check_outputs
-from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, convert_jobs, init_worker
+from boxmask.batch.pool import ordered_map
+from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, failed_job
 from boxmask.export.categories import Categories
 from boxmask.export.coco_writer import CocoWriter
 from boxmask.export.fragments import ExportOptions
@@ -104,52 +103,27 @@ class BatchReport:
 def _in_order(
     tasks: Iterator[tuple[int, Job, WorkerOptions, str | None]], workers: int
 ) -> Iterator[JobResult]:
-    """Results in input order, with a bounded number of jobs in flight (flat memory)."""
-    if workers <= 1:
-        # One worker means one CPU: run inline without helper threads, as a worker would.
-        from boxmask.threads import using
+    """Results in input order, with a bounded number of jobs in flight (flat memory); one
+    worker runs inline, without helper threads. A job whose worker process is lost twice
+    (killed for memory, crashed) is a failed row; the batch goes on."""
+    from boxmask.threads import set_threads
 
-        with using(1):
-            for task in tasks:
-                yield convert_job(task)
-        return
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["boxmask.batch.worker", "boxmask.parse"])
-    window = workers * 4
-    pool = context.Pool(workers, initializer=init_worker, initargs=(True,))
-    try:
-        pending: collections.deque[Any] = collections.deque()
+    return ordered_map(
+        convert_job,
+        tasks,
+        workers=workers,
+        on_failure=failed_job,
         # Jobs travel in small chunks: one round trip per chunk instead of per job keeps
-        # the parent's share of a CPU (pickling, queue threads) small.
-        for chunk in _chunks(tasks, CHUNK_JOBS):
-            pending.append(pool.apply_async(convert_jobs, (chunk,)))
-            if len(pending) >= window:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+        # the parent's share of a CPU (pickling) small.
+        chunk=CHUNK_JOBS,
+        initializer=set_threads,  # one process per CPU, so no threads inside
+        initargs=(1,),
+        preload=("boxmask.batch.worker", "boxmask.parse"),
+    )
 
 
 #: Jobs sent to a worker process at once.
 CHUNK_JOBS = 8
-
-
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def worker_options(options: BatchOptions) -> WorkerOptions:
@@ -239,6 +213,9 @@ class ResultCollector:
         if result.error is not None or result.fragment is None:
             report.failed += 1
             entry["error"] = result.error or "no result"
+            if result.problems:  # e.g. ``worker_lost``: the kind says why, for code
+                entry["problems"] = [p.to_dict() for p in result.problems]
+                report.problems += len(result.problems)
             return
         report.items += result.items
         report.masks += result.masks

@@ -11,9 +11,9 @@ from typing import Any
 from boxmask.batch.jobs import Job
 from boxmask.errors import BoxmaskError
 from boxmask.export.fragments import ExportOptions, ImageFragment
-from boxmask.problems import OverlayKind, Problem
+from boxmask.problems import BatchKind, OverlayKind, Problem
 
-__all__ = ["JobResult", "WorkerOptions", "convert_job", "convert_jobs", "init_worker"]
+__all__ = ["JobResult", "WorkerOptions", "convert_job", "failed_job"]
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,6 @@ class JobResult:
         )
 
 
-def init_worker(single_threaded: bool) -> None:
-    """Process-pool initializer: one process per CPU, so no threads inside."""
-    if single_threaded:
-        from boxmask.threads import set_threads
-
-        set_threads(1)
-
-
 def _read_answer(job: Job) -> Any:
     if job.response is not None:
         return job.response
@@ -111,9 +103,17 @@ def convert_job(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
     return result
 
 
-def convert_jobs(tasks: list[tuple[int, Job, WorkerOptions, str | None]]) -> list[JobResult]:
-    """:func:`convert_job` for a chunk of tasks, in order (one process round trip)."""
-    return [convert_job(task) for task in tasks]
+def failed_job(
+    task: tuple[int, Job, WorkerOptions, str | None], message: str, worker_lost: bool
+) -> JobResult:
+    """The failed row of a job that gave no result: its worker process was lost
+    (``worker_lost``, kind ``worker_lost``) or it could not be run (kind ``failed``)."""
+    index, job, _, _ = task
+    result = JobResult(index=index, source=job.source, image=job.image, file_name=job.file_name)
+    result.error = message
+    kind = BatchKind.WORKER_LOST if worker_lost else BatchKind.FAILED
+    result.problems = [Problem(None, kind, message, dropped=True, image=job.file_name)]
+    return result
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,9 +10,7 @@ of jobs in flight).
 
 from __future__ import annotations
 
-import collections
-import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,55 +103,27 @@ def _describe(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _parse_chunk(tasks: list[tuple[Job, tuple[int, int]]]) -> list[ParsedAnswer]:
-    return [parse_answer(task) for task in tasks]
-
-
-def _init_worker() -> None:
-    from boxmask.threads import set_threads
-
-    set_threads(1)
+def _failed(task: tuple[Job, tuple[int, int]], message: str, worker_lost: bool) -> ParsedAnswer:
+    return ParsedAnswer(task[0].source, error=message.splitlines()[0])
 
 
 def parse_answers(
     tasks: list[tuple[Job, tuple[int, int]]], workers: int = 1
 ) -> Iterator[ParsedAnswer]:
     """:func:`parse_answer` for every task, in order, on ``workers`` processes (inline
-    for one worker or fewer than 64 tasks). Worker processes start with forkserver or
-    spawn: a script calling this with ``workers > 1`` needs the usual
-    ``if __name__ == "__main__":`` guard."""
-    if workers <= 1 or len(tasks) < INLINE_BELOW:
-        from boxmask.threads import using
+    for one worker or fewer than 64 tasks; see :func:`boxmask.batch.pool.ordered_map`).
+    An answer whose worker process is lost twice (killed for memory) gets ``error``.
+    Worker processes start with forkserver or spawn: a script calling this with
+    ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard."""
+    from boxmask.batch.pool import ordered_map
+    from boxmask.threads import set_threads
 
-        with using(1):
-            for task in tasks:
-                yield parse_answer(task)
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    pool = context.Pool(workers, initializer=_init_worker)
-    try:
-        pending: collections.deque[Any] = collections.deque()
-        for chunk in _chunks(tasks, CHUNK):
-            pending.append(pool.apply_async(_parse_chunk, (chunk,)))
-            if len(pending) >= workers * 4:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return ordered_map(
+        parse_answer,
+        tasks,
+        workers=workers if len(tasks) >= INLINE_BELOW else 1,
+        on_failure=_failed,
+        chunk=CHUNK,
+        initializer=set_threads,
+        initargs=(1,),
+    )
