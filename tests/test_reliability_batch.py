@@ -8,6 +8,8 @@ Every good item must be exported, every bad answer must be in the report with it
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from boxmask.batch import BatchOptions, run_batch
 from boxmask.batch.jobs import Job
 from boxmask.cli.main import main
 
@@ -197,3 +200,57 @@ def test_size_only_manifest_lines_are_separate_images(tmp_path: Path) -> None:
     assert main(["convert", "--manifest", str(path), "--coco", str(coco), "--quiet"]) == 0
     images = json.loads(coco.read_text())["images"]
     assert [i["file_name"] for i in images] == ["m-1.jpg", "m-2.jpg", "m-3.jpg"]
+
+
+def _kill_this_process() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _KillsItsWorker:
+    """Unpickled in a worker process, it SIGKILLs that process, as the out-of-memory
+    killer would (the parent sees a worker vanish mid-chunk)."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_kill_this_process, ())
+
+
+def test_a_lost_worker_fails_its_job_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """Regression: a worker killed (SIGKILL, OOM) made multiprocessing.Pool wait forever."""
+    jobs = [Job(source=f"a{i}.txt", size=(40, 30), answer_text=good_answer(i)) for i in range(20)]
+    jobs[5] = Job(source="killer.txt", size=(40, 30), response=_KillsItsWorker())
+    report = run_batch(jobs, BatchOptions(coco=tmp_path / "c.json", workers=2))
+    assert [f["answer"] for f in report.files] == [j.source for j in jobs]  # input order
+    lost = report.files[5]
+    assert report.failed == 1 and "killed by SIGKILL" in lost["error"]
+    assert [p["kind"] for p in lost["problems"]] == ["worker_lost"]
+    assert report.images == 19
+
+
+def convert_or_die(task: tuple[int, Job, Any, str | None]) -> Any:
+    """``convert_job``, except that an answer asking for it kills its own worker."""
+    from boxmask.batch.worker import convert_job
+
+    if "kill-my-worker" in (task[1].answer_text or ""):
+        _kill_this_process()
+    return convert_job(task)
+
+
+def test_a_lost_worker_is_a_failed_row_of_the_cli_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boxmask.batch.run as batch_run
+
+    monkeypatch.setattr(batch_run, "convert_job", convert_or_die)
+    lines = [{"width": W, "height": H, "answer": good_answer(i)} for i in range(30)]
+    lines[12]["answer"] = "kill-my-worker"
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report, coco = tmp_path / "r.json", tmp_path / "c.json"
+    argv = ["convert", "--manifest", str(manifest), "--coco", str(coco), "--report", str(report)]
+    assert main([*argv, "--workers", "2"]) == 1
+    assert "m.jsonl:13: failed: the worker process running this job was lost 2 times" in (
+        capsys.readouterr().out
+    )
+    rows = json.loads(report.read_text())["files"]
+    assert len(rows) == 30 and rows[12]["problems"][0]["kind"] == "worker_lost"
+    assert len(json.loads(coco.read_text())["images"]) == 29

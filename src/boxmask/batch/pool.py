@@ -169,14 +169,15 @@ class _Pool(Generic[T, R]):
                 self.retry.append(next_in)
                 next_in += 1
             self._dispatch()
-            while next_out in self.done:
-                del self.items[next_out]
-                yield self.done.pop(next_out)
-                next_out += 1
+            if next_out in self.done:
+                while next_out in self.done:
+                    del self.items[next_out]
+                    yield self.done.pop(next_out)
+                    next_out += 1
+                continue  # room in the window again: fill it before waiting
             if exhausted and not self.items:
                 return
-            if next_out not in self.done:
-                self._receive()
+            self._receive()
 
     def _dispatch(self) -> None:
         """Send the items waiting to be run, a chunk at a time, to workers with room."""

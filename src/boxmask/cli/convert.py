@@ -305,6 +305,8 @@ def print_report(report: BatchReport, unpaired: list[str], *, quiet: bool) -> No
         if "error" in entry:
             notes.append(f"{entry['answer']}: failed: {entry['error'].splitlines()[0]}")
         for p in entry.get("problems", []):
+            if p["message"] == entry.get("error"):
+                continue  # the kind of the failure (e.g. worker_lost), said just above
             where = "answer" if p["index"] is None else f"item {p['index']}"
             notes.append(f"{entry['answer']}: {where}: {p['kind']}: {p['message']}")
     if not quiet:
