@@ -254,3 +254,27 @@ def test_a_lost_worker_is_a_failed_row_of_the_cli_run(
     rows = json.loads(report.read_text())["files"]
     assert len(rows) == 30 and rows[12]["problems"][0]["kind"] == "worker_lost"
     assert len(json.loads(coco.read_text())["images"]) == 29
+
+
+def test_answers_nested_900_deep_are_converted_with_two_workers(tmp_path: Path) -> None:
+    """Regression: ``--workers 2`` crashed the run with "maximum recursion depth exceeded
+    while pickling" on a manifest line nested 900 levels deep (such a job is now run by
+    the parent, which parses without recursion)."""
+    deep = "[" * 900 + "]" * 900
+    envelope = '{"candidates": [{"content": {"parts": [{"text": "[]"}]}}], "x": ' + deep + "}"
+    lines = [
+        json.dumps({"width": W, "height": H, "answer": good_answer(1)}),
+        '{"width": 64, "height": 48, "response": ' + deep + "}",
+        '{"width": 64, "height": 48, "response": ' + envelope + "}",
+        json.dumps({"width": W, "height": H, "answer": good_answer(2)}),
+    ]
+    manifest = tmp_path / "deep.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    outputs = []
+    for workers in ("2", "1"):
+        coco = tmp_path / f"c{workers}.json"
+        done = run_cli("--manifest", str(manifest), "--coco", str(coco), "--workers", workers)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "4 answers: 4 images, 4 annotations" in done.stdout
+        outputs.append(coco.read_bytes())
+    assert outputs[0] == outputs[1]
