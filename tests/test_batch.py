@@ -9,6 +9,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from boxmask.batch import BatchOptions, Job, jobs_from_dir, jobs_from_manifest, run_batch
+from boxmask.batch.jobs import name_problem
 from boxmask.errors import ExportError
 from boxmask.testing.answers import make_items, to_answer_text
 
@@ -188,3 +189,50 @@ def test_same_file_name_in_two_folders_is_reported_not_merged(tmp_path: Path) ->
     assert any("YOLO labels/train/img.txt already holds" in m for m in messages)
     label_lines = (tmp_path / "yolo" / "labels" / "train" / "img.txt").read_text().splitlines()
     assert len(label_lines) == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_outputs_stay_valid(tmp_path: Path) -> None:
+    """Regression: ``caf\\xe9.png`` (Latin-1 bytes) crashed the final writes, then was
+    recorded as ``caf\\udce9.png`` silently."""
+    import os
+
+    import yaml
+
+    from boxmask.cli.main import main
+    from boxmask.images import read_image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = os.fsencode(folder) + b"/caf\xe9"
+    from PIL import Image
+
+    try:
+        with open(raw + b".png", "wb") as handle:
+            Image.new("RGB", (32, 24)).save(handle, format="PNG")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    with open(raw + b".txt", "w", encoding="utf-8") as handle:
+        handle.write(to_answer_text(make_items(2, seed=3)))
+    coco, yolo, report = tmp_path / "c.json", tmp_path / "yolo", tmp_path / "r.json"
+    argv = ["convert", str(folder), "--coco", str(coco), "--yolo", str(yolo)]
+    assert main([*argv, "--report", str(report), "--workers", "2", "--quiet"]) == 0
+    (image,) = json.loads(coco.read_bytes().decode("utf-8"))["images"]  # strict UTF-8 JSON
+    assert image["file_name"] == "caf\udce9.png"
+    assert os.fsencode(image["file_name"]) == b"caf\xe9.png"
+    assert yaml.safe_load((yolo / "data.yaml").read_text(encoding="utf-8"))["names"]
+    assert os.path.exists(os.fsencode(yolo) + b"/labels/train/caf\xe9.txt")
+    (row,) = json.loads(report.read_text(encoding="utf-8"))["files"]
+    (problem,) = [p for p in row["problems"] if p["kind"] == "name_not_utf8"]
+    assert problem["stage"] == "image" and not problem["dropped"]
+    assert "b'caf\\xe9.png'" in problem["message"] and "surrogate" in problem["message"]
+    assert read_image(folder / image["file_name"]).shape[:2] == (image["height"], image["width"])
+
+
+def test_a_lone_surrogate_file_name_from_a_manifest_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    line = {"image": "x\ud800.png", "width": 8, "height": 6, "answer": "[]"}
+    path.write_text(json.dumps(line) + "\n")
+    (job,) = jobs_from_manifest(path)
+    problem = name_problem(job)
+    assert problem is not None and "lone surrogate" in problem.message
+    assert name_problem(Job(source="a.txt", image="café.png")) is None

@@ -118,6 +118,9 @@ class ImageKind(str, Enum):
     UNREADABLE = "unreadable"
     #: The size given with the answer disagrees with the image file.
     SIZE_MISMATCH = "size_mismatch"
+    #: The image's file name is not UTF-8 (bytes on disk, or a lone surrogate from a
+    #: manifest): it is recorded surrogate-escaped, which UTF-8 readers cannot open.
+    NAME_NOT_UTF8 = "name_not_utf8"
 
 
 class ExportKind(str, Enum):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from boxmask.errors import BoxmaskError
+from boxmask.problems import ImageKind, Problem
 
 __all__ = [
     "ANSWER_SUFFIXES",
@@ -18,6 +20,7 @@ __all__ = [
     "job_from_entry",
     "jobs_from_dir",
     "jobs_from_manifest",
+    "name_problem",
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif")
@@ -231,3 +234,30 @@ def jobs_from_dir(folder: str | Path) -> tuple[list[Job], list[str]]:
 
 def _has_images(folder: Path) -> bool:
     return any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+
+
+def name_problem(job: Job) -> Problem | None:
+    """The ``name_not_utf8`` problem when the job's file name (COCO ``file_name``, YOLO
+    label name) holds lone surrogates, else None.
+
+    A file name that is not UTF-8 on disk (``caf\\xe9.png`` in Latin-1) reaches Python
+    surrogate-escaped (``caf\\udce9.png``: byte 0xXY as U+DCXY) and is recorded so, as a
+    ``\\udce9`` JSON escape: valid JSON that Python's ``os.fsencode`` turns back into
+    the bytes, but not the file's name to a tool that reads names as UTF-8.
+    """
+    name = job.file_name
+    if not any("\ud800" <= ch <= "\udfff" for ch in name):
+        return None
+    try:
+        raw = os.fsencode(name)
+    except UnicodeEncodeError:  # a surrogate from a manifest's JSON, not from a byte
+        how = "holds a lone surrogate, which is no character and names no file"
+    else:
+        how = (
+            f"is not UTF-8 (the bytes {raw!r}); each byte that is not UTF-8 is recorded "
+            "as a lone surrogate U+DC80-U+DCFF (Python's surrogateescape, a \\udcXX "
+            "escape in JSON; os.fsencode gives the bytes back), so tools that read names "
+            "as UTF-8 will not find the file"
+        )
+    message = f"the image file name {name!r} {how}"
+    return Problem(None, ImageKind.NAME_NOT_UTF8, message, image=name)

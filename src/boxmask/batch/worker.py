@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from boxmask.batch.jobs import Job
+from boxmask.batch.jobs import Job, name_problem
 from boxmask.errors import BoxmaskError
 from boxmask.export.fragments import ExportOptions, ImageFragment
 from boxmask.problems import BatchKind, OverlayKind, Problem
@@ -143,6 +143,9 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     result.masks = summary["masks"]
     result.points = summary["points"]
     result.problems = [p.at(job.file_name) for p in detections.problems]
+    name = name_problem(job)
+    if name is not None:
+        result.problems.append(name)
     if detections.masks is not None:
         result.mask_pixels = int(detections.masks.areas.sum())
     result.fragment = image_fragment(detections, job.file_name, options.export)
