@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -348,3 +350,43 @@ def test_rate_limit_spaces_the_requests_of_an_actor(monkeypatch: pytest.MonkeyPa
     clock["now"] = 200.0  # after a pause, no catching up in a burst
     pacer.wait()
     assert sleeps == [0.5, 1.0, 1.5]
+
+
+def test_a_task_whose_worker_keeps_dying_stops_the_run_with_a_clear_error(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: Ray Data retried a task whose worker died forever ("infinite retries
+    remaining"). The UDF is swapped for a local function (Ray ships it by value) that
+    SIGKILLs its worker on the chunk holding the row asking for it."""
+    import threading
+
+    import boxmask.distributed.ray as engine
+
+    original = engine._convert_rows
+
+    def kills_its_worker(batch: Any, *, settings: Any) -> Any:
+        if "kill-my-worker" in [row.get("answer") for row in batch.to_pylist()]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(batch, settings=settings)
+
+    monkeypatch.setattr(engine, "_convert_rows", kills_its_worker)
+    answer = '[{"box_2d": [1, 1, 500, 500], "label": "a"}]'
+    rows = [{"answer": answer, "width": 40, "height": 30} for _ in range(12)]
+    rows[9]["answer"] = "kill-my-worker"
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_ray_batch(rows, BatchOptions(coco=tmp_path / "c.json"), rows_per_task=4)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=600)  # a hang guard only
+    assert not thread.is_alive(), "the lost task was retried without end"
+    (error,) = outcome
+    assert isinstance(error, engine.LostTaskError), error
+    assert "failed 3 times (WorkerCrashedError" in str(error)
+    assert "\n" not in str(error) and "rows after them were not converted" in str(error)
+    assert not (tmp_path / "c.json").exists()

@@ -39,7 +39,7 @@ import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
@@ -67,7 +67,7 @@ def ordered_map(
     initializer: Callable[..., object] | None = None,
     initargs: tuple[Any, ...] = (),
     preload: Sequence[str] = (),
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """``func(item)`` for every item, in input order, on ``workers`` processes.
 
     With ``workers <= 1`` everything runs here, in this process, without helper threads

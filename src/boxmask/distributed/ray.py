@@ -30,6 +30,7 @@ import logging
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -53,13 +54,18 @@ from boxmask.distributed.rows import (
     row_from_job,
     working_directory,
 )
+from boxmask.errors import BoxmaskError
 from boxmask.problems import OverlayKind, Problem
 
-__all__ = ["DEFAULT_ROWS_PER_TASK", "convert_dataset", "run_ray_batch"]
+__all__ = ["DEFAULT_ROWS_PER_TASK", "LostTaskError", "convert_dataset", "run_ray_batch"]
 
 #: Rows per convert task: enough to amortize a task's few ms of overhead (a row takes
 #: ~1-5 ms), few enough that every CPU gets work on small inputs.
 DEFAULT_ROWS_PER_TASK = 64
+#: Times Ray runs a convert task again when its worker process dies (killed for memory,
+#: crashed); Ray Data's default is forever ("infinite retries remaining"). Exceptions
+#: are not retried: ``convert_row`` turns every fault of a row into a failed row.
+TASK_RETRIES = 2
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt")
 _log = logging.getLogger("boxmask.distributed")
 
@@ -147,7 +153,12 @@ def _converted(
     bundled; a larger block is one task: ``ds.repartition(...)`` it first for more tasks).
     """
     ray = _ray()
-    remote = {"num_cpus": 1, "concurrency": concurrency}
+    remote = {
+        "num_cpus": 1,
+        "concurrency": concurrency,
+        "max_retries": TASK_RETRIES,
+        "retry_exceptions": False,  # Ray Data keeps its own RaySystemError retries
+    }
     files = _files(source)
     if files is not None:
         settings = replace(settings, files=tuple(files))
@@ -302,8 +313,9 @@ def run_ray_batch(
     used: ``concurrency`` caps the convert tasks in flight, default one per cluster CPU).
     ``rows_per_task`` rows go to each convert task. ``on_result(result, done)`` is called
     on the driver for each row, in input order (progress). Connects to Ray with
-    :func:`connect` when not connected. Raises what ``run_batch`` raises, plus Ray's errors
-    when a task fails after Ray's retries (then no COCO file or report is written).
+    :func:`connect` when not connected. Raises what ``run_batch`` raises, plus
+    :class:`LostTaskError` when a convert task's worker dies ``TASK_RETRIES + 1`` times
+    (then no COCO file or report is written).
     """
     if rows_per_task < 1:
         raise ValueError("rows_per_task must be >= 1")
@@ -325,31 +337,54 @@ def run_ray_batch(
         image_sizes=dict(image_sizes) if image_sizes is not None else None,
     )
     try:
-        dataset, settings = _converted(
-            source, settings, rows_per_task=rows_per_task, concurrency=concurrency
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 names no parameter for max_retries/retry_exceptions yet and
+            # warns about ray_remote_args, the only way to bound the retries.
+            warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated", DeprecationWarning)
+            dataset, settings = _converted(
+                source, settings, rows_per_task=rows_per_task, concurrency=concurrency
+            )
         own_plan = not hasattr(source, "map_batches")
         context = (
             _ordered(dataset, progress_bars, own_plan=own_plan)
             if dataset is not None
             else _nothing()
         )
+        done = 0
         with context:
             results = _iter_results(dataset) if dataset is not None else iter(())
-            for done, result in enumerate(results, start=1):
-                result.index = done - 1
-                if result.source == DATASET_SOURCE:
-                    _name_dataset_row(result, done)
-                _place_overlay(result, names)
-                collector.add(result)
-                if on_result is not None:
-                    on_result(result, done)
+            try:
+                for done, result in enumerate(results, start=1):
+                    result.index = done - 1
+                    if result.source == DATASET_SOURCE:
+                        _name_dataset_row(result, done)
+                    _place_overlay(result, names)
+                    collector.add(result)
+                    if on_result is not None:
+                        on_result(result, done)
+            except ray.exceptions.RayError as exc:
+                raise LostTaskError(_lost_task_message(exc, done, rows_per_task)) from None
     except BaseException:
         collector.abort()
         _remove_temporaries(overlay_dir, run_id)
         raise
     _remove_temporaries(overlay_dir, run_id)  # overlays of retried tasks
     return collector.finish()
+
+
+class LostTaskError(BoxmaskError):
+    """A Ray convert task failed after its retries (its worker kept dying); the run
+    stopped, no COCO file or report was written; the message says how many rows."""
+
+
+def _lost_task_message(exc: BaseException, converted: int, rows_per_task: int) -> str:
+    cause = str(exc).strip().splitlines()
+    reason = f"{type(exc).__name__}: {cause[0][:200]}" if cause else type(exc).__name__
+    return (
+        f"a Ray convert task failed {TASK_RETRIES + 1} times ({reason}); the run stopped "
+        f"after {converted} rows: the lost task's rows (up to {rows_per_task}) and the "
+        "rows after them were not converted, and no dataset was written"
+    )
 
 
 def convert_dataset(
