@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,12 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(5)]
+    guard = threading.Timer(300, proc.kill)  # a hang guard only: a parent that never gets busy
+    guard.start()
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+    finally:
+        guard.cancel()
     assert lines[-1] == "busy\n", lines
     # The workers are now asleep inside jobs: only the parent-death guard can end them.
     os.kill(proc.pid, signal.SIGKILL)
