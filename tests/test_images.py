@@ -15,6 +15,7 @@ from PIL import Image
 
 from boxmask.errors import ExportError, ImageError
 from boxmask.images import (
+    encode_image,
     image_size,
     open_upright,
     read_image,
@@ -174,8 +175,28 @@ def test_write_image_errors(tmp_path: Path) -> None:
     image = np.zeros((2, 2, 3), np.uint8)
     with pytest.raises(ExportError, match="unknown image suffix"):
         write_image(tmp_path / "o.gif", image)
-    with pytest.raises(ExportError, match="does not exist"):
-        write_image(tmp_path / "nope" / "o.png", image)
+    with pytest.raises(ValueError, match="quality"):
+        write_image(tmp_path / "o.jpg", image, quality=0)
+    (tmp_path / "taken").write_bytes(b"")
+    with pytest.raises(ExportError, match="taken"):
+        write_image(tmp_path / "taken" / "o.png", image)  # a file where the folder goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # nothing left behind
+
+
+def test_write_image_creates_the_folder_like_every_boxmask_writer(tmp_path: Path) -> None:
+    out = write_image(tmp_path / "new" / "deeper" / "o.png", np.zeros((2, 3, 3), np.uint8))
+    assert read_image(out).shape == (2, 3, 3)
+
+
+def test_one_encoder_for_files_and_overlays() -> None:
+    from boxmask.overlay import encode_overlay
+
+    image = read_image(IMAGES / "chelsea.jpg")
+    assert encode_overlay(image, ".png", png_level=6) == encode_image(image, ".png")
+    assert encode_overlay(image, "JPEG", quality=92) == encode_image(image, ".jpg")
+    assert encode_image(image, ".jpg", quality=50) != encode_image(image, ".jpg")
+    with pytest.raises(ExportError, match="an overlay"):
+        encode_overlay(image, ".gif")
 
 
 def test_image_size_reads_only_the_header() -> None:
