@@ -16,7 +16,8 @@ from typing import Any
 import numpy.typing as npt
 
 from boxmask.detections import Detections
-from boxmask.images import Channels, ImageSource, encode_image, encoder_for
+from boxmask.image_encode import encode_image, encoder_for
+from boxmask.images import Channels, ImageSource
 from boxmask.io import atomic_write_bytes
 from boxmask.overlay.render import Overlay, render
 
