@@ -31,12 +31,14 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boxmask
+from _common import photo_like
 from boxmask.overlay import draw, encode_overlay, overlay_bytes
 from boxmask.testing.answers import make_items, to_answer_text
 
@@ -50,15 +52,6 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def photo_like(width: int, height: int) -> np.ndarray:
-    """A smooth, textured RGB image (so encoders and blends see realistic data)."""
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 256, (height // 64, width // 64, 3), dtype=np.uint8)
-    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    noise = rng.integers(0, 16, (height, width, 3), dtype=np.uint8)
-    return cv2.add(image, noise)
 
 
 def encode_costs(repeat: int) -> None:
