@@ -41,3 +41,16 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
             "  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(r))
         )
     return "\n".join(lines)
+
+
+def photo_like(width: int, height: int) -> Any:
+    """A smooth, textured ``(height, width, 3)`` uint8 RGB image (so encoders, decoders
+    and blends see realistic data; flat synthetic scenes compress unrealistically well)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (max(1, height // 64), max(1, width // 64), 3), dtype=np.uint8)
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    noise = rng.integers(0, 16, (height, width, 3), dtype=np.uint8)
+    return cv2.add(image, noise)

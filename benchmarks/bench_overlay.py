@@ -17,9 +17,10 @@ Then, in the same process, what overlays add to a batch (``--batch`` only runs t
 
 - encoding a 600×400 and a 1920×1080 overlay: PNG at zlib level 6 (the old default)
   vs PNG level 1 (boxmask's PNG) vs JPEG quality 90 (boxmask's default);
-- a batch-like loop over 60 answers of 20 masks (parse + COCO fragment per answer, the
-  work of a batch worker) without overlays, then with draw + encode per answer as JPEG
-  and as fast PNG: the ratio to the loop without overlays (target <= 1.5x, JPEG);
+- a real ``boxmask convert`` batch: 60 answers of 6 PNG masks on 1600×1200 JPEG photos
+  (shapes from ``boxmask.testing.scenes`` on a textured background), ``--workers 1``, a
+  fresh CLI process per run, with ``--overlay DIR`` (JPEG, and ``--overlay-format png``)
+  vs without, runs interleaved, best of ``--repeat``: the ratio (target <= 1.5x, JPEG);
 - a 100,000-character label: time and peak traced memory of drawing it.
 
     .venv/bin/python benchmarks/bench_overlay.py [--repeat 3] [--no-supervision] [--batch]
@@ -31,13 +32,15 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boxmask
-from boxmask.overlay import draw, encode_overlay, overlay_bytes
+from _common import photo_like
+from boxmask.overlay import draw, encode_overlay
 from boxmask.testing.answers import make_items, to_answer_text
 
 WIDTH, HEIGHT, N_MASKS = 4032, 3024, 200
@@ -50,15 +53,6 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def photo_like(width: int, height: int) -> np.ndarray:
-    """A smooth, textured RGB image (so encoders and blends see realistic data)."""
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 256, (height // 64, width // 64, 3), dtype=np.uint8)
-    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    noise = rng.integers(0, 16, (height, width, 3), dtype=np.uint8)
-    return cv2.add(image, noise)
 
 
 def encode_costs(repeat: int) -> None:
@@ -77,32 +71,69 @@ def encode_costs(repeat: int) -> None:
             )
 
 
-def batch_costs(repeat: int, n_answers: int = 60, width: int = 600, height: int = 400) -> None:
-    """A batch worker's work per answer, without and with overlays (1 process)."""
-    from boxmask.export.coco import CocoDataset
+def write_batch(folder: Path, n_answers: int, width: int, height: int) -> None:
+    """``n_answers`` photo-sized JPEGs (scene shapes from :mod:`boxmask.testing.scenes`
+    on a textured background) and their segmentation answers (PNG masks), paired by name."""
+    import json
 
-    texts = [
-        to_answer_text(make_items(20, seed=s, min_side=40, max_side=400)) for s in range(n_answers)
-    ]
-    picture = photo_like(width, height)
+    from PIL import Image
 
-    def batch(fmt: str | None) -> None:
-        coco = CocoDataset("rle")
-        for k, text in enumerate(texts):
-            d = boxmask.parse(text, width=width, height=height)
-            coco.add(d, f"img{k}.jpg")
-            if fmt is not None:
-                overlay_bytes(picture, d, fmt)
+    from boxmask.testing.scenes import PALETTE, find_regions, make_scene, masks_answer
 
-    plain = best_of(lambda: batch(None), repeat)
-    print(f"batch of {n_answers} answers x 20 masks at {width}x{height}, 1 process:")
-    print(f"  without overlays            {plain * 1000:8.1f} ms")
-    for name, fmt in (
-        ("with JPEG overlays (default)", ".jpg"),
-        ("with PNG overlays (level 1)", ".png"),
-    ):
-        t = best_of(lambda f=fmt: batch(f), repeat)
-        print(f"  {name:28s}{t * 1000:8.1f} ms  ({t / plain:4.2f}x without; target <= 1.5x)")
+    texture = photo_like(width, height)
+    for k in range(n_answers):
+        scene = make_scene(k, width=width, height=height, n_shapes=6, min_side=60)
+        picture = texture.copy()
+        for shape, mask in zip(scene.shapes, scene.masks(), strict=True):
+            picture[mask] = PALETTE[shape.color]
+        Image.fromarray(picture).save(folder / f"photo{k:03d}.jpg", quality=90)
+        items = masks_answer(find_regions(scene.render()), width, height)
+        (folder / f"photo{k:03d}.json").write_text(json.dumps(items))
+
+
+def batch_costs(repeat: int, n_answers: int = 60, width: int = 1600, height: int = 1200) -> None:
+    """A real ``boxmask convert`` batch (workers 1, a fresh process per run, start-up
+    included) with ``--overlay DIR`` vs without, runs interleaved, best of ``repeat``."""
+    import subprocess
+    import tempfile
+
+    cli = [sys.executable, "-m", "boxmask.cli.main"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "batch"
+        data.mkdir()
+        write_batch(data, n_answers, width, height)
+
+        def convert(overlay: str | None) -> float:
+            out = Path(tempfile.mkdtemp(dir=tmp))  # a fresh output folder per run
+            command = [*cli, "convert", str(data), "--coco", str(out / "coco.json")]
+            command += ["--workers", "1", "--quiet"]
+            if overlay is not None:
+                command += ["--overlay", str(out / "overlays"), "--overlay-format", overlay]
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True)
+            took = time.perf_counter() - started
+            if done.returncode != 0:
+                raise SystemExit(f"convert failed ({done.returncode}): {done.stderr[-2000:]}")
+            if overlay is not None:
+                assert len(list((out / "overlays").glob(f"*.{overlay}"))) == n_answers
+            return took
+
+        runs: dict[str, list[float]] = {"plain": [], "jpg": [], "png": []}
+        for _ in range(max(1, repeat)):
+            for key in runs:
+                runs[key].append(convert(None if key == "plain" else key))
+    plain = min(runs["plain"])
+    print(
+        f"boxmask convert, {n_answers} answers x 6 PNG masks on {width}x{height} JPEGs, "
+        f"--workers 1, best of {repeat} interleaved runs (process start-up included):"
+    )
+    print(f"  without overlays              {plain:7.2f} s")
+    for name, key in (("--overlay DIR (JPEG, default)", "jpg"), ("--overlay-format png", "png")):
+        t = min(runs[key])
+        print(
+            f"  {name:30s}{t:7.2f} s  ({t / plain:4.2f}x without; target <= 1.5x for JPEG; "
+            f"+{(t - plain) / n_answers * 1000:.1f} ms per answer)"
+        )
 
 
 def huge_label_cost() -> None:
@@ -127,9 +158,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-supervision", action="store_true")
     parser.add_argument("--batch", action="store_true", help="only the batch and encode costs")
+    parser.add_argument("--batch-width", type=int, default=1600)
+    parser.add_argument("--batch-height", type=int, default=1200)
     args = parser.parse_args()
     encode_costs(args.repeat)
-    batch_costs(args.repeat)
+    batch_costs(args.repeat, width=args.batch_width, height=args.batch_height)
     huge_label_cost()
     if args.batch:
         return 0

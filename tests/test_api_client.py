@@ -83,6 +83,23 @@ def test_detect_finds_every_shape_with_pixel_accuracy(fake: FakeGemini, api: str
         assert list(request["contents"][0]["parts"][1]) == ["inlineData"]
 
 
+@pytest.mark.parametrize("api", ["interactions", "generate_content"])
+def test_the_response_envelope_is_read_once(
+    fake: FakeGemini, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boxmask.answer
+
+    def again(value: object) -> object:
+        raise AssertionError("parse read the response envelope a second time")
+
+    monkeypatch.setattr(boxmask.answer, "unwrap_envelope", again)
+    scene = make_scene(4, width=200, height=150, n_shapes=2)
+    with client(fake, api=api) as c:
+        d = c.segment(scene.encode("PNG"), "the shapes")
+    assert len(d) == 2 and d.masks is not None
+    assert d.answer is not None and d.answer.usage and d.answer.finish_reason
+
+
 @pytest.mark.parametrize(
     ("api", "model", "mask_kind"),
     [

@@ -163,6 +163,8 @@ def test_cache_reuses_uploads_and_persists_without_the_key(
         fake.api_keys = {KEY}
     data = json.loads(path.read_text())
     assert len(data["accounts"]) == 2
+    assert path.stat().st_mode & 0o777 == 0o600  # the user's own upload list
+    assert [p.name for p in tmp_path.iterdir()] == ["files.json"]  # no temp file left
 
 
 def test_expired_or_deleted_cached_file_is_uploaded_again(fake: FakeGemini) -> None:

@@ -166,3 +166,14 @@ def test_the_public_surface_after_a_plain_import() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    importers = sorted(
+        module
+        for module in MODULES
+        if not _is_ancestor("boxmask.cli", module)
+        for name, _ in _imports(module)
+        if name.startswith("boxmask") and _is_ancestor("boxmask.cli", _resolve(name) or "")
+    )
+    assert importers == []

@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from boxmask.errors import ExportError, ImageError
+from boxmask.errors import ImageError
 from boxmask.images import (
     image_size,
     open_upright,
     read_image,
     to_rgb_array,
-    write_image,
 )
 from tests.fixture_paths import FIXTURE_IMAGES
 
 IMAGES = FIXTURE_IMAGES
 
 
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose IHDR claims ``width × height`` but whose data holds a few bytes only."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body))
-            + kind
-            + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        )
-
+    chunk = png_chunk
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -153,41 +157,10 @@ def test_bomb_guard_checks_the_header_before_decoding(tmp_path: Path) -> None:
         read_image(np.zeros((40, 40), np.uint8), max_pixels=100)
 
 
-def test_write_image_is_atomic_and_deterministic(tmp_path: Path) -> None:
-    image = read_image(IMAGES / "chelsea.jpg")
-    out = tmp_path / "o.png"
-    assert write_image(out, image) == out
-    first = out.read_bytes()
-    write_image(out, image)  # replaces the existing file
-    assert out.read_bytes() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no temp file left
-    np.testing.assert_array_equal(read_image(out), image)
-    assert (out.stat().st_mode & 0o777) == 0o666 & ~_umask()
-    for suffix in (".jpg", ".jpeg", ".webp", ".bmp"):
-        assert read_image(write_image(tmp_path / f"o{suffix}", image)).shape == image.shape
-    bgr = tmp_path / "bgr.png"
-    write_image(bgr, image[:, :, ::-1], channels="BGR")
-    np.testing.assert_array_equal(read_image(bgr), image)
-
-
-def test_write_image_errors(tmp_path: Path) -> None:
-    image = np.zeros((2, 2, 3), np.uint8)
-    with pytest.raises(ExportError, match="unknown image suffix"):
-        write_image(tmp_path / "o.gif", image)
-    with pytest.raises(ExportError, match="does not exist"):
-        write_image(tmp_path / "nope" / "o.png", image)
-
-
 def test_image_size_reads_only_the_header() -> None:
     assert image_size(IMAGES / "rocket.jpg") == (640, 427)
     assert image_size(np.zeros((5, 7, 3), np.uint8)) == (7, 5)
     assert image_size(png_header_only(12_000, 10_000)) == (12_000, 10_000)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 # --------------------------------------------------------------- one image pipeline
@@ -315,3 +288,91 @@ def test_heic_without_pillow_heif_says_what_to_install(
     for read in (image_size, read_image):
         with pytest.raises(ImageError, match=r"photo\.heic is a HEIC/HEIF image.*pillow-heif"):
             read(path)
+
+
+def _png_with_late_chunk(orientation: int, kind: bytes, payload: bytes) -> bytes:
+    """A PNG stored turned by ``orientation`` whose only orientation record is one chunk
+    after the image data (before IEND), as some writers place eXIf."""
+    upright = _upright_picture()
+    stored = upright if orientation == 1 else upright.transpose(_UNDO[orientation])
+    buf = io.BytesIO()
+    stored.save(buf, "PNG")
+    data = buf.getvalue()
+    assert data.endswith(png_chunk(b"IEND", b""))
+    return data[:-12] + png_chunk(kind, payload) + data[-12:]
+
+
+def _exif_payload(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()[6:]  # eXIf holds the TIFF structure without the "Exif\0\0" header
+
+
+@contextlib.contextmanager
+def _no_decoding() -> Iterator[None]:
+    """Fail when a pixel decode ran inside the block (Pillow's ``except`` cannot hide it)."""
+    from PIL import ImageFile
+
+    decoded: list[object] = []
+    original = ImageFile.ImageFile.load
+
+    def counting(self: Any) -> Any:
+        decoded.append(self)
+        return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ImageFile.ImageFile, "load", counting)
+        yield
+    assert decoded == [], "the pixels were decoded"
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_png_size_reads_eXIf_after_the_data_without_decoding(
+    orientation: int, tmp_path: Path
+) -> None:
+    data = _png_with_late_chunk(orientation, b"eXIf", _exif_payload(orientation))
+    path = tmp_path / "late.png"
+    path.write_bytes(data)
+    assert open_upright(path).size == UPRIGHT_SIZE  # what Pillow does once it decodes
+    with _no_decoding():
+        assert image_size(path) == UPRIGHT_SIZE
+        assert image_size(data) == UPRIGHT_SIZE
+    with Image.open(path) as im:  # the header walk leaves the file where Pillow had it
+        assert image_size(im) == UPRIGHT_SIZE
+        assert open_upright(im).size == UPRIGHT_SIZE
+        assert np.abs(read_image(im).astype(int) - np.asarray(_upright_picture())).mean() < 8
+
+
+def test_png_without_exif_is_sized_from_the_header(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    _upright_picture().save(buf, "PNG", pnginfo=_text_info())
+    path = tmp_path / "plain.png"
+    path.write_bytes(buf.getvalue())
+    with _no_decoding():
+        assert image_size(path) == UPRIGHT_SIZE
+        assert image_size(_stored_with_orientation("PNG", 6)) == UPRIGHT_SIZE  # eXIf first
+
+
+def _text_info() -> Any:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "a tool")
+    return info
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        (b"iTXt", b'XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta><tiff:Orientation="6"/></x:xmpmeta>'),
+        (b"tEXt", b"Software\0not an orientation"),
+    ],
+)
+def test_png_text_after_the_data_gives_pillows_orientation(
+    kind: bytes, payload: bytes, tmp_path: Path
+) -> None:
+    orientation = 6 if b"Orientation" in payload else 1
+    path = tmp_path / "text.png"
+    path.write_bytes(_png_with_late_chunk(orientation, kind, payload))
+    assert open_upright(path).size == UPRIGHT_SIZE
+    assert image_size(path) == UPRIGHT_SIZE

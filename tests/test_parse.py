@@ -260,6 +260,41 @@ def test_answer_info_is_attached() -> None:
     assert d.answer.usage == {"totalTokenCount": 3}
 
 
+@pytest.mark.parametrize("finish", ["STOP", "MAX_TOKENS", "SAFETY"])
+@pytest.mark.parametrize("fenced", [False, True])
+def test_text_with_info_parses_like_the_whole_response(finish: str, fenced: bool) -> None:
+    from boxmask.envelopes import read_generate_content
+
+    text = to_answer_text(make_items(3, seed=5, min_side=60, max_side=200))
+    if fenced:
+        text = f"Here they are:\n```json\n{text}\n```"
+    if finish == "MAX_TOKENS":
+        text = text[: len(text) * 2 // 3]
+    resp = {
+        "candidates": [{"content": {"parts": [{"text": text}]}, "finishReason": finish}],
+        "usageMetadata": {"totalTokenCount": 7},
+        "modelVersion": "gemini-x",
+    }
+    whole = parse(resp, width=320, height=240)
+    reading = read_generate_content(resp)  # what the client has already read
+    once = parse(reading.text, width=320, height=240, info=reading.info())
+    assert once.labels == whole.labels and once.answer == whole.answer
+    np.testing.assert_array_equal(once.boxes, whole.boxes)
+    assert [p.to_dict() for p in once.problems] == [p.to_dict() for p in whole.problems]
+    assert once.masks is not None and whole.masks is not None
+    assert once.masks.to_rle() == whole.masks.to_rle()
+
+
+def test_info_goes_with_the_answer_text() -> None:
+    from boxmask.detections import AnswerInfo
+
+    info = AnswerInfo(text="", finish_reason="STOP")
+    with pytest.raises(ParseError, match="holds no answer text"):
+        parse("  ", width=5, height=5, info=info)
+    with pytest.raises(TypeError, match="model's text"):
+        parse({"candidates": []}, width=5, height=5, info=info)
+
+
 @settings(max_examples=80, deadline=None)
 @given(cut_fraction=st.floats(0.05, 0.999))
 def test_random_truncation_keeps_complete_masks_identical(cut_fraction: float) -> None:

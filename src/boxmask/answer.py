@@ -254,11 +254,25 @@ def _truncation(found: Found | None, first_index: int, info: AnswerInfo) -> Prob
 
 
 def _answer_value(
-    answer: str | bytes | dict[str, Any] | list[Any], problems: list[Problem]
+    answer: str | bytes | dict[str, Any] | list[Any],
+    problems: list[Problem],
+    info: AnswerInfo | None = None,
 ) -> tuple[list[Found], str, AnswerInfo | None]:
-    """The decoded JSON values of any answer form, its text and (for API responses) info."""
+    """The decoded JSON values of any answer form, its text and (for API responses) info.
+
+    With ``info``, ``answer`` is the model's text already read out of its API response
+    (the caller read the envelope; it is not looked for again)."""
     if isinstance(answer, (bytes, bytearray, memoryview)):
         answer = bytes(answer).decode("utf-8", errors="replace")
+    if info is not None:
+        if not isinstance(answer, str):
+            raise TypeError(
+                "with info=, answer must be the model's text (str or bytes), "
+                f"not {type(answer).__name__}"
+            )
+        if not answer.strip():
+            raise ParseError("the API response holds no answer text")
+        return _decode_text(answer, problems), answer, info
     if isinstance(answer, str):
         stripped = answer.strip()
         if not stripped:
@@ -284,11 +298,14 @@ def _answer_value(
     return _decode_text(text, problems), text, info
 
 
-def read_answer(answer: str | bytes | dict[str, Any] | list[Any]) -> RawAnswer:
+def read_answer(
+    answer: str | bytes | dict[str, Any] | list[Any], *, info: AnswerInfo | None = None
+) -> RawAnswer:
     """Turn any supported answer form into raw items. Raises :class:`ParseError` only when
-    nothing can be read at all."""
+    nothing can be read at all. ``info``: the answer is the text of an API response whose
+    envelope the caller has read (see :func:`boxmask.parse`)."""
     problems: list[Problem] = []
-    found, text, info = _answer_value(answer, problems)
+    found, text, info = _answer_value(answer, problems, info)
     if not found:
         raise ParseError("no JSON list or object found in the answer", _excerpt(text))
     items: list[Any] = []

@@ -87,10 +87,13 @@ def atomic_file(
 
 
 @contextlib.contextmanager
-def atomic_writer(path: PathLike, *, overwrite: bool = True) -> Iterator[TextIO]:
-    """:func:`atomic_file` as UTF-8 text. Lone surrogates (valid in JSON from a model,
-    not encodable as UTF-8) are written as ``\\uXXXX`` escapes."""
-    with atomic_file(path, overwrite=overwrite) as raw:
+def atomic_writer(
+    path: PathLike, *, overwrite: bool = True, mode: int | None = None
+) -> Iterator[TextIO]:
+    """:func:`atomic_file` as UTF-8 text (``mode``: the file's permissions, as there).
+    Lone surrogates (valid in JSON from a model, not encodable as UTF-8) are written as
+    ``\\uXXXX`` escapes."""
+    with atomic_file(path, overwrite=overwrite, mode=mode) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", newline="")
         try:
             yield text

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from boxmask.answer import RawAnswer, read_answer
 from boxmask.coords import resolve_scale
-from boxmask.detections import Detections
+from boxmask.detections import AnswerInfo, Detections
 from boxmask.items import ItemReader, box_checks, problem_order
 from boxmask.masks.decode import MAX_CROP_PIXELS, MaskOptions
 from boxmask.masks.png import MAX_MASK_PIXELS
@@ -40,6 +40,7 @@ def parse(
     model: str | None = None,
     input_size: tuple[int, int] | None = None,
     polygon_order: str = "auto",
+    info: AnswerInfo | None = None,
 ) -> Detections:
     """Parse a model answer into :class:`~boxmask.Detections` for a ``width × height`` image.
 
@@ -71,6 +72,11 @@ def parse(
     and a problem is recorded. At most ``max_crop_pixels`` crop pixels are decoded per
     answer (refusals are reported).
 
+    ``info``: when the caller has already read the API response (the client does), pass
+    the model's text as ``answer`` and what the response said (finish reason, usage,
+    model) as an :class:`~boxmask.AnswerInfo`: the envelope is then not read a second
+    time, and the detections are the same as from the whole response.
+
     Never raises for item-level faults; raises :class:`~boxmask.ParseError` only when
     nothing can be read, and ``ValueError`` for a non-positive image size or an unknown
     option value.
@@ -83,7 +89,7 @@ def parse(
     if polygon_order not in ("auto", "xy", "yx"):
         raise ValueError(f"polygon_order must be 'auto', 'xy' or 'yx'; got {polygon_order!r}")
     scale = resolve_scale(coords, model, input_size, width, height)
-    raw = read_answer(answer)
+    raw = read_answer(answer, info=info)
     options = MaskOptions(int(threshold), keep_probabilities, max_mask_pixels, max_crop_pixels)
     fast = _fast_boxes(raw.items)
     if fast is not None:

@@ -25,12 +25,12 @@ from typing import Any
 from boxmask.batch.jobs import IMAGE_SUFFIXES, job_from_entry
 from boxmask.batch.run import BatchOptions, ResultCollector, overlay_names, worker_options
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job
-from boxmask.cli.common import safe_json, safe_text
 from boxmask.errors import BoxmaskError
 from boxmask.journal import Journal, answer_key, file_sha256
 from boxmask.pricing import PriceTable
 from boxmask.progress import Progress
 from boxmask.ratelimit import RateLimiter
+from boxmask.terminal import safe_json, safe_text
 
 __all__ = ["RequestPlan", "default_journal", "expand_images", "run_requests"]
 

@@ -3,7 +3,7 @@ not uploaded twice before it expires (files live 48 h on the service).
 
 Entries are per *account*: a one-way fingerprint of the API key and base URL (a file
 uploaded with one key is not visible to another). The key itself is never stored. With a
-``path`` the cache is also kept in a JSON file (written atomically), so separate runs
+``path`` the cache is also kept in a JSON file (written atomically, mode 0600), so separate runs
 share it.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from boxmask.api.files import File
+from boxmask.io import atomic_writer
 
 __all__ = ["CachedFile", "FileCache", "account_fingerprint"]
 
@@ -132,12 +132,6 @@ class FileCache:
                 for account, entries in self._entries.items()
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".boxmask-files-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Private to the user (0600), as the upload list of an account.
+        with atomic_writer(self.path, mode=0o600) as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)

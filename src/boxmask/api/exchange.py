@@ -140,15 +140,36 @@ def _overrun(op: HttpCall, seconds: float, progress: _Progress) -> HttpReply | T
     )
 
 
-def _check_declared(op: HttpCall, response: httpx.Response, limit: int) -> None:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(op, limit, response.status_code, declared=True)
+class _Body:
+    """The body of one response, read within the cap: the accounting both the sync and
+    the async exchange share (declared size refused up front, chunks counted into
+    ``progress`` for the deadline's verdict, the cap enforced as bytes arrive)."""
 
+    def __init__(
+        self, op: HttpCall, limits: Limits, progress: _Progress, response: httpx.Response
+    ) -> None:
+        self.op, self.limit, self.progress, self.response = op, limits.max_body, progress, response
+        self.chunks: list[bytes] = []
+        progress.headers = True
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            raise _too_large(op, self.limit, response.status_code, declared=True)
 
-def _reply(response: httpx.Response, chunks: list[bytes], started: float) -> HttpReply:
-    body = b"".join(chunks)
-    return HttpReply(response.status_code, response.headers, body, time.perf_counter() - started)
+    def add(self, chunk: bytes) -> None:
+        """Count and keep one chunk; raises ResponseTooLargeError past the cap."""
+        total = self.progress.body_bytes + len(chunk)
+        self.progress.body_bytes = total
+        if total > self.limit:
+            raise _too_large(self.op, self.limit, self.response.status_code, declared=False)
+        self.chunks.append(chunk)
+
+    def reply(self, started: float) -> HttpReply:
+        """The complete response, ``elapsed`` seconds since ``started``."""
+        response = self.response
+        body = b"".join(self.chunks)
+        return HttpReply(
+            response.status_code, response.headers, body, time.perf_counter() - started
+        )
 
 
 def _request(http: httpx.Client | httpx.AsyncClient, op: HttpCall, seconds: float | None) -> Any:
@@ -177,23 +198,16 @@ def _fetch_sync(
     except httpx.TooManyRedirects as exc:
         raise _redirects(op, exc) from None
     try:
-        progress.headers = True
-        _check_declared(op, response, limits.max_body)
-        chunks: list[bytes] = []
-        total = 0
+        body = _Body(op, limits, progress, response)
         for chunk in response.iter_bytes():
             if progress.cancelled.is_set():
                 return None  # the caller gave up at the deadline
-            total += len(chunk)
-            progress.body_bytes = total
-            if total > limits.max_body:
-                raise _too_large(op, limits.max_body, response.status_code, declared=False)
-            chunks.append(chunk)
+            body.add(chunk)
     except _RETRYABLE_TRANSPORT as exc:
         return TransportFailure(exc)
     finally:
         response.close()
-    return _reply(response, chunks, started)
+    return body.reply(started)
 
 
 def send_sync(http: httpx.Client, op: HttpCall, limits: Limits) -> HttpReply | TransportFailure:
@@ -236,21 +250,14 @@ async def _fetch_async(
     except httpx.TooManyRedirects as exc:
         raise _redirects(op, exc) from None
     try:
-        progress.headers = True
-        _check_declared(op, response, limits.max_body)
-        chunks: list[bytes] = []
-        total = 0
+        body = _Body(op, limits, progress, response)
         async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            progress.body_bytes = total
-            if total > limits.max_body:
-                raise _too_large(op, limits.max_body, response.status_code, declared=False)
-            chunks.append(chunk)
+            body.add(chunk)
     except _RETRYABLE_TRANSPORT as exc:
         return TransportFailure(exc)
     finally:
         await response.aclose()
-    return _reply(response, chunks, started)
+    return body.reply(started)
 
 
 async def send_async(

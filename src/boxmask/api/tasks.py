@@ -32,7 +32,7 @@ from boxmask.api.wire import (
     endpoint_path,
     read_answer,
 )
-from boxmask.detections import Detections
+from boxmask.detections import AnswerInfo, Detections
 from boxmask.envelopes import is_truncation_reason
 from boxmask.errors import (
     ApiError,
@@ -91,6 +91,13 @@ class Response:
     def truncated(self) -> bool:
         """True when the model stopped at its output-token limit."""
         return is_truncation_reason(self.finish_reason)
+
+    def answer_info(self) -> AnswerInfo:
+        """What :func:`boxmask.parse` records of this answer (``parse(response.text,
+        info=response.answer_info(), ...)`` reads the response once)."""
+        return AnswerInfo(
+            text=self.text, finish_reason=self.finish_reason, usage=self.usage, model=self.model
+        )
 
 
 def _b64_len(data: bytes) -> int:
@@ -363,8 +370,10 @@ class Engine:
         width, height = sent.width, sent.height
         assert width is not None and height is not None
         threshold = o.threshold
+        # The envelope was read once, in generate(): parse gets its text and info.
+        info = response.answer_info()
         detections: Detections = yield Offload(
-            lambda: parse(response.raw, width=width, height=height, threshold=threshold)
+            lambda: parse(response.text, width=width, height=height, threshold=threshold, info=info)
         )
         if detections.answer is not None:
             extra = {

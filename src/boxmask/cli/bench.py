@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from boxmask.cli.common import format_table, parse_size
+from boxmask.cli.common import parse_size
 from boxmask.errors import ParseError
 from boxmask.parse import parse
+from boxmask.terminal import format_table
 
 
 def register(subparsers: Any) -> None:

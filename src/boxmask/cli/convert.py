@@ -16,8 +16,9 @@ from boxmask.batch.run import (
     progress_printer,
     run_batch,
 )
-from boxmask.cli.common import format_table, parse_size, safe_text
+from boxmask.cli.common import parse_size
 from boxmask.errors import BoxmaskError, ExportError
+from boxmask.terminal import format_table, safe_text
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_OUTPUT = 0, 1, 2, 3
 MAX_LISTED = 40

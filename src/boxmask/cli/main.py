@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from boxmask import __version__
-from boxmask.cli.common import safe_text
 from boxmask.errors import BoxmaskError, ExportError
+from boxmask.terminal import safe_text
 
 #: Command modules, in the order ``boxmask --help`` lists them.
 COMMAND_MODULES = [

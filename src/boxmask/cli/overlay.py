@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from boxmask.cli.common import read_answer_arg, safe_text
+from boxmask.cli.common import read_answer_arg
 from boxmask.errors import BoxmaskError
+from boxmask.terminal import safe_text
 
 
 def _alpha(text: str) -> float:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from boxmask.cli.common import (
-    format_table,
-    image_size,
-    parse_size,
-    read_answer_arg,
-    safe_json,
-    safe_text,
-)
+from boxmask.cli.common import image_size, parse_size, read_answer_arg
 from boxmask.errors import ParseError
 from boxmask.parse import parse
+from boxmask.terminal import format_table, safe_json, safe_text
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from boxmask.api.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
-from boxmask.cli.common import safe_json, safe_text
+from boxmask.terminal import safe_json, safe_text
 
 TASKS = ("detect", "segment", "point")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from boxmask.cli.common import format_table
 from boxmask.evaluation.compare import CompareReport
 from boxmask.evaluation.metrics import STAT_NAMES
 from boxmask.evaluation.report import EvalReport, IouResult
+from boxmask.terminal import format_table
 
 __all__ = ["format_comparison", "format_report"]
 

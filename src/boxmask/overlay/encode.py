@@ -13,19 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import numpy.typing as npt
 
 from boxmask.detections import Detections
-from boxmask.errors import ExportError
-from boxmask.images import Channels, ImageSource, to_rgb_array
+from boxmask.image_encode import encode_image, encoder_for
+from boxmask.images import Channels, ImageSource
 from boxmask.io import atomic_write_bytes
 from boxmask.overlay.render import Overlay, render
 
 __all__ = [
     "DEFAULT_SUFFIX",
-    "FORMATS",
     "JPEG_QUALITY",
     "PNG_LEVEL",
     "check_suffix",
@@ -39,25 +36,12 @@ DEFAULT_SUFFIX = ".jpg"
 JPEG_QUALITY = 90
 #: zlib level for PNG overlays: on photos ~0.6x the time of level 6, slightly larger.
 PNG_LEVEL = 1
-#: Suffix → OpenCV encoder extension.
-FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".bmp": ".bmp"}
 
 
 def check_suffix(path: str | os.PathLike[str]) -> str:
     """The encoder for ``path``'s suffix; raises :class:`~boxmask.ExportError` for a
     suffix boxmask cannot write (call it before drawing, to fail fast)."""
-    return _format(Path(path).suffix)
-
-
-def _format(name: str) -> str:
-    key = name.lower() if name.startswith(".") else "." + name.lower()
-    ext = FORMATS.get(key)
-    if ext is None:
-        raise ExportError(
-            f"cannot write an overlay as {name!r}: unknown image suffix "
-            "(use .jpg, the default, .png, .webp or .bmp)"
-        )
-    return ext
+    return encoder_for(Path(path).suffix, what=f"an overlay as {str(path)!r}")
 
 
 def encode_overlay(
@@ -69,26 +53,11 @@ def encode_overlay(
     channels: Channels = "RGB",
 ) -> bytes:
     """An ``(H, W, 3)`` uint8 picture (in ``channels`` order) encoded as ``fmt``
-    (``".jpg"``, ``"png"``, ``".webp"``, ``".bmp"``). ``quality`` (1-100) applies to
-    JPEG and WebP, ``png_level`` (0-9) to PNG. Same input, same bytes."""
-    ext = _format(fmt)
-    if not 1 <= int(quality) <= 100:
-        raise ValueError(f"quality must be 1-100, got {quality}")
-    if not 0 <= int(png_level) <= 9:
-        raise ValueError(f"png_level must be 0-9, got {png_level}")
-    rgb = to_rgb_array(array, channels=channels)
-    bgr = rgb if channels == "BGR" else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    params: list[int] = []
-    if ext == ".jpg":
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    elif ext == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    elif ext == ".png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)]
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr), params)
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8 RGB image
-        raise ExportError(f"cannot encode an overlay as {ext}")
-    return bytes(buf.tobytes())
+    (``".jpg"``, ``"png"``, ``".webp"``, ``".bmp"``) by :func:`boxmask.images.encode_image`
+    with the overlay defaults. ``quality`` (1-100) applies to JPEG and WebP,
+    ``png_level`` (0-9) to PNG. Same input, same bytes."""
+    encoder_for(fmt, what=f"an overlay as {fmt!r}")
+    return encode_image(array, fmt, channels=channels, quality=quality, png_level=png_level)
 
 
 def overlay_bytes(
