@@ -19,7 +19,15 @@ from typing import Any
 
 from boxmask.images import image_size
 
-__all__ = ["format_table", "image_size", "parse_size", "read_answer_arg", "safe_json", "safe_text"]
+__all__ = [
+    "format_table",
+    "image_size",
+    "parse_size",
+    "positive_int",
+    "read_answer_arg",
+    "safe_json",
+    "safe_text",
+]
 
 # C0 controls (tab and newline are handled apart), DEL, C1 controls (0x9b is a one-byte
 # CSI on some terminals), bidi embeddings/overrides/isolates (text shown reordered), line
@@ -72,6 +80,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return width, height
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (counts, pixel sizes, workers); an argparse type."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def read_answer_arg(value: str) -> str:

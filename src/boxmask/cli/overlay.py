@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from boxmask.cli.common import read_answer_arg, safe_text
+from boxmask.cli.common import positive_int, read_answer_arg, safe_text
 from boxmask.errors import BoxmaskError
 
 
@@ -18,16 +18,6 @@ def _alpha(text: str) -> float:
         raise argparse.ArgumentTypeError(f"alpha must be a number, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"alpha must be between 0 and 1, got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -52,8 +42,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-outline", action="store_true", help="no mask outlines")
     p.add_argument("--no-points", action="store_true", help="no point markers")
     p.add_argument("--font", help="font file, file name or family name for the labels")
-    p.add_argument("--thickness", type=_positive, help="line width in pixels (default: scaled)")
-    p.add_argument("--text-size", type=_positive, help="text size in pixels (default: scaled)")
+    p.add_argument("--thickness", type=positive_int, help="line width in pixels (default: scaled)")
+    p.add_argument("--text-size", type=positive_int, help="text size in pixels (default: scaled)")
     p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
     p.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality (90)")
     p.set_defaults(handler=run)
