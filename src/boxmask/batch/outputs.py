@@ -53,6 +53,16 @@ def _key(path: Path) -> Path:
     return path.resolve()
 
 
+def _identities(path: Path) -> set[object]:
+    """What makes two paths one file: the resolved path (symbolic links followed) and,
+    for an existing file, its device and inode (hard links)."""
+    keys: set[object] = {_key(path)}
+    with contextlib.suppress(OSError):
+        stat = path.stat()
+        keys.add((stat.st_dev, stat.st_ino))
+    return keys
+
+
 def check_outputs(
     files: Sequence[tuple[str, Path | None]],
     folders: Sequence[tuple[str, Path | None]],
@@ -62,18 +72,21 @@ def check_outputs(
 ) -> None:
     """Check the outputs of a run before it starts (see the module docs).
 
-    ``files``/``folders`` are ``(option name, path)`` pairs (None: not written);
-    ``inputs`` are the files and folders the run reads.
+    ``files``/``folders`` are ``(option name, path)`` pairs (None: not written; one
+    name may cover several paths, e.g. COCO shards); ``inputs`` are the files and folders
+    the run reads. Paths are the same file when they resolve to one path (symbolic
+    links) or, existing, share a device and inode (hard links).
     """
-    seen: dict[Path, str] = {}
+    seen: dict[object, str] = {}
     given = [(n, p) for n, p in (*files, *folders) if p is not None]
     for name, path in given:
-        other = seen.setdefault(_key(path), name)
-        if other != name:
-            raise ExportError(f"{other} and {name} are both {path}; give each its own path")
-    read = {_key(p): p for p in inputs}
+        for identity in _identities(path):
+            other = seen.setdefault(identity, name)
+            if other != name:
+                raise ExportError(f"{other} and {name} are both {path}; give each its own path")
+    read = set().union(*(_identities(p) for p in inputs))
     for name, path in given:
-        if _key(path) in read:
+        if _identities(path) & read:
             raise ExportError(
                 f"{name} {path} is an input of this run; outputs never replace inputs"
             )
