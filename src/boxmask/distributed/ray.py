@@ -20,7 +20,8 @@ Plan (one streaming Ray Data pipeline)::
                     input order, streamed to disk; overlays renamed to their final names
 
 Workers never assign ids or category ids, so the output is the local engine's, byte for
-byte, whatever the cluster size. ``import ray`` happens inside the functions.
+byte, whatever the cluster size. With COCO shards the workers write the shard files and
+the driver never sees a mask (:mod:`boxmask.distributed.shards`). ``import ray`` happens inside the functions.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from boxmask.distributed.rows import (
     row_from_job,
     working_directory,
 )
+from boxmask.distributed.shards import RayShards, result_row_apart
 from boxmask.problems import OverlayKind, Problem
 
 __all__ = ["DEFAULT_ROWS_PER_TASK", "convert_dataset", "run_ray_batch"]
@@ -77,10 +79,11 @@ def _single_threaded() -> None:
         _SINGLE_THREADED = True
 
 
-def _results_table(results: Iterable[JobResult]) -> Any:
+def _results_table(results: Iterable[JobResult], settings: ConvertSettings) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
 
-    return pa.Table.from_pylist([result_row(result) for result in results])
+    to_row = result_row_apart if settings.segmentations_apart else result_row
+    return pa.Table.from_pylist([to_row(result) for result in results])
 
 
 def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
@@ -92,7 +95,7 @@ def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
             for chunk in batch.to_pylist()
             for row in read_chunk(settings.files[int(chunk["file"])], chunk)
         ]
-    return _results_table(results)
+    return _results_table(results, settings)
 
 
 def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
@@ -100,7 +103,7 @@ def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
     _single_threaded()
     with working_directory(settings.cwd):
         results = [convert_row(row, settings) for row in batch.to_pylist()]
-    return _results_table(results)
+    return _results_table(results, settings)
 
 
 # ------------------------------------------------------------------------------- plan
@@ -312,7 +315,9 @@ def run_ray_batch(
     ray = _ray()
     if not ray.is_initialized():
         _log.info(connect("auto"))
-    collector = ResultCollector(options)  # checks that the outputs may be written
+    # checks that the outputs may be written; COCO shards are written by Ray tasks
+    collector = ResultCollector(options, shards=RayShards)
+    shards = collector.coco if isinstance(collector.coco, RayShards) else None
     names = overlay_names(options)
     run_id = uuid.uuid4().hex[:12]
     overlay_dir, suffix = _overlay_dir(options)
@@ -323,6 +328,7 @@ def run_ray_batch(
         run_id=run_id,
         cwd=os.getcwd(),
         image_sizes=dict(image_sizes) if image_sizes is not None else None,
+        segmentations_apart=shards is not None,
     )
     try:
         dataset, settings = _converted(
@@ -335,8 +341,12 @@ def run_ray_batch(
             else _nothing()
         )
         with context:
+            if dataset is not None and shards is not None:
+                dataset = shards.take(dataset)  # the driver's pass leaves the masks out
             results = _iter_results(dataset) if dataset is not None else iter(())
             for done, result in enumerate(results, start=1):
+                if shards is not None:
+                    shards.row = done - 1
                 result.index = done - 1
                 if result.source == DATASET_SOURCE:
                     _name_dataset_row(result, done)
