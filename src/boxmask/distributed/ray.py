@@ -376,6 +376,7 @@ def convert_dataset(
     rows_per_task: int = DEFAULT_ROWS_PER_TASK,
     concurrency: int | None = None,
     force: bool = False,
+    shard_size: int | None = None,
     on_result: Callable[[JobResult, int], None] | None = None,
 ) -> BatchReport:
     """Convert every row of ``source`` on Ray into one dataset in ``out_dir``.
@@ -391,6 +392,9 @@ def convert_dataset(
     local engine assigns them. ``threshold`` (0-255) applies to PNG mask values;
     ``bbox_from`` is ``"model"`` (the model's box) or ``"mask"``. ``image_sizes`` maps
     ``image`` values to ``(width, height)`` pixels for rows that give no size.
+    ``shard_size``: COCO shards of at most that many images, written by Ray tasks
+    (``coco-00000.json``, …; ``coco.json`` is their index, see
+    :mod:`boxmask.export.coco_shards`).
     Returns the :class:`~boxmask.batch.BatchReport`; see :func:`run_ray_batch` for
     ``source``, ``rows_per_task``, ``concurrency`` and ``on_result``.
     """
@@ -405,6 +409,7 @@ def convert_dataset(
         mask_format=mask_format,
         threshold=threshold,
         categories=tuple(dict.fromkeys(categories)) if categories is not None else None,
+        shard_size=shard_size,
         force=force,
     )
     start = time.perf_counter()

@@ -259,16 +259,6 @@ class CocoWriter:
         self.problems.extend(added.problems)
         return added
 
-    @property
-    def images_written(self) -> int:
-        """Image entries in this file so far."""
-        return self._counts[0]
-
-    @property
-    def annotations_written(self) -> int:
-        """Annotations in this file so far."""
-        return self._counts[1]
-
     def write(self, added: AddedImage, image_entry: dict[str, Any] | None) -> None:
         """Write what a numbering gave (ids are never assigned here): ``image_entry``
         (the fragment's own new entry, an earlier image's entry repeated in this file, or
