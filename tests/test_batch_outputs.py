@@ -158,3 +158,71 @@ def test_convert_writes_the_review_site_in_the_same_run(tmp_path: Path) -> None:
         )
         == 2
     )
+
+
+def test_shard_size_must_be_positive_and_needs_coco(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    _pairs(data, ["a"])
+    coco = str(tmp_path / "out" / "c.json")
+    cases = [
+        (["--coco", coco, "--shard-size", "0"], "--shard-size must be at least 1"),
+        (["--coco", coco, "--shard-size", "-5"], "--shard-size must be at least 1"),
+        (["--report", str(tmp_path / "r.json"), "--shard-size", "2"], "give --coco too"),
+        (["--coco", coco, "--shard-size", "2", "--review", str(tmp_path / "rv")], "--review"),
+    ]
+    for args, message in cases:
+        assert main(["convert", str(data), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_shards_never_replace_inputs_or_other_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    _pairs(data, ["a", "b", "c"])
+    out = tmp_path / "out"
+    coco = ["--coco", str(out / "c.json"), "--shard-size", "1"]
+    assert main(["convert", str(data), *coco, "--report", str(out / "c-00001.json")]) == 2
+    assert "named as a --coco shard" in capsys.readouterr().err
+    assert main(["convert", str(data), "--coco", str(data / "a.txt"), "--shard-size", "1"]) == 2
+    capsys.readouterr()
+    named = tmp_path / "named"
+    _pairs(named, ["x-00000"])  # an answer named as a shard of --coco named/x.txt
+    with pytest.raises(ExportError, match="named as a --coco shard"):
+        check_outputs([("--coco", named / "x.txt")], [], inputs=[named / "x-00000.txt"],
+                      shards=[("--coco", named / "x.txt")])  # fmt: skip
+    out.mkdir()
+    before = (data / "a.txt").read_bytes()
+    os.link(data / "a.txt", out / "c-00000.json")  # an old shard that is an input
+    assert main(["convert", str(data), *coco, "--force"]) == 2
+    assert "is an input of this run" in capsys.readouterr().err
+    assert (data / "a.txt").read_bytes() == before and not (out / "c.json").exists()
+
+
+def test_force_replaces_the_earlier_shards_as_a_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    _pairs(data, ["a", "b", "c"])
+    out = tmp_path / "out"
+    args = ["convert", str(data), "--coco", str(out / "c.json"), "--shard-size", "1", "--quiet"]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.glob("c*")) == [
+        "c-00000.json", "c-00001.json", "c-00002.json", "c.json"
+    ]  # fmt: skip
+    assert main(args) == 2  # the shards exist: not without --force
+    assert "pass --force" in capsys.readouterr().err
+    (data / "c.txt").unlink()
+    (out / "mine.json").write_text("{}")
+    assert main([*args, "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".boxmask-run.json", "c-00000.json", "c-00001.json", "c.json", "mine.json"
+    ]  # fmt: skip
+    index = json.loads((out / "c.json").read_text())
+    assert [s["file"] for s in index["shards"]] == ["c-00000.json", "c-00001.json"]
+    record = json.loads((out / ".boxmask-run.json").read_text())["files"]
+    assert record == ["c-00000.json", "c-00001.json", "c.json"]

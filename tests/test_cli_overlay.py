@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,40 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         "overlay", str(answer_file(tmp_path, "no json here")), "--image", str(IMAGE), "-o", out
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_existing_output_needs_force_as_in_convert(tmp_path: Path) -> None:
+    answer = str(answer_file(tmp_path))
+    out = tmp_path / "o.jpg"
+    out.write_bytes(b"mine")
+    done = boxmask("overlay", answer, "--image", str(IMAGE), "-o", str(out))
+    assert done.returncode == 2 and "pass --force" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and out.read_bytes() == b"mine"
+    done = boxmask("overlay", answer, "--image", str(IMAGE), "-o", str(out), "--force")
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:2] == b"\xff\xd8"
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    done = boxmask("overlay", answer, "--image", str(IMAGE), "-o", str(folder), "--force")
+    assert done.returncode == 2 and "is a folder" in done.stderr
+
+
+def test_output_is_never_the_image_even_through_links(tmp_path: Path) -> None:
+    picture = tmp_path / "pic.jpg"
+    picture.write_bytes(IMAGE.read_bytes())
+    before = picture.read_bytes()
+    symlink = tmp_path / "sym.jpg"
+    symlink.symlink_to(picture)
+    hardlink = tmp_path / "hard.jpg"
+    os.link(picture, hardlink)
+    answer = str(answer_file(tmp_path))
+    for target in (picture, symlink, hardlink, tmp_path / "." / "pic.jpg"):
+        for force in ([], ["--force"]):
+            done = boxmask("overlay", answer, "--image", str(picture), "-o", str(target), *force)
+            assert done.returncode == 2, (target, force, done.stderr)
+            assert "is an input of this run" in done.stderr and "Traceback" not in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1
+    # the image given through a link is the same file too
+    done = boxmask("overlay", answer, "--image", str(hardlink), "-o", str(picture), "--force")
+    assert done.returncode == 2 and "is an input" in done.stderr
+    assert picture.read_bytes() == before and hardlink.read_bytes() == before

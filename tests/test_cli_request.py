@@ -148,3 +148,22 @@ def test_ask_sends_the_prompt_before_a_single_image(
     assert main(["ask", str(images[0]), "Describe", "--api", "generate_content"]) == 0
     parts = fake.model_requests()[-1].json()["contents"][0]["parts"]
     assert parts[0] == {"text": "Describe"} and "inlineData" in parts[1]
+
+
+def test_coco_shards_from_requests(
+    images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coco = tmp_path / "out.json"
+    assert (
+        main(["segment", *map(str, images), "shapes", "--coco", str(coco), "--shard-size", "1"])
+        == 0
+    )
+    index = json.loads(coco.read_text())
+    assert [s["file"] for s in index["shards"]] == ["out-00000.json", "out-00001.json"]
+    shards = [json.loads((tmp_path / s["file"]).read_text()) for s in index["shards"]]
+    assert sum(len(s["annotations"]) for s in shards) == index["annotations"] == 5
+    assert all(s["categories"] == index["categories"] for s in shards)
+    capsys.readouterr()
+    for args in (["--coco", str(coco), "--shard-size", "0"], ["--shard-size", "2"]):
+        assert main(["detect", str(images[0]), "shapes", *args]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -113,8 +113,13 @@ def tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"categories": ("spoon", "cup"), "mask_format": "polygon", "bbox_from": "mask"}],
-    ids=["first-seen-rle", "fixed-polygon"],
+    [
+        {},
+        {"categories": ("spoon", "cup"), "mask_format": "polygon", "bbox_from": "mask"},
+        {"shard_size": 3},
+        {"shard_size": 4, "categories": ("spoon", "cup"), "mask_format": "polygon"},
+    ],
+    ids=["first-seen-rle", "fixed-polygon", "shards-first-seen", "shards-fixed"],
 )
 def test_ray_output_is_byte_identical_to_the_local_engine(
     ray_session: None, tmp_path: Path, extra: dict[str, Any]
@@ -130,6 +135,35 @@ def test_ray_output_is_byte_identical_to_the_local_engine(
     temporaries = [n for n in ours if ".boxmask-" in n and not n.endswith(".boxmask-run.json")]
     assert not temporaries  # no temporary overlay left
     assert local.failed == 1 and local.images == 10
+    if "shard_size" in extra:  # the same shards, every one listed in the index
+        index = json.loads(ours["coco.json"])
+        assert [s["file"] for s in index["shards"]] == sorted(n for n in ours if "coco-" in n)
+        assert len(index["shards"]) == -(-10 // extra["shard_size"])
+
+
+def test_ray_shards_are_written_by_tasks_the_driver_sees_no_mask(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boxmask.distributed.ray as engine
+
+    seen: list[Any] = []
+    original = engine.result_from_row
+
+    def spy(row: Any) -> Any:
+        result = original(row)
+        if result.fragment is not None:
+            seen.extend(a.segmentation for a in result.fragment.annotations)
+        return result
+
+    monkeypatch.setattr(engine, "result_from_row", spy)
+    manifest = write_manifest(tmp_path / "data", 7)
+    report = run_ray_batch(manifest, BatchOptions(coco=tmp_path / "c.json", shard_size=2))
+    assert seen and all(s is None for s in seen)  # ids and labels only, on the driver
+    shards = json.loads((tmp_path / "c.json").read_text())["shards"]
+    assert sum(s["annotations"] for s in shards) == report.annotations
+    for shard in shards:
+        data = json.loads((tmp_path / shard["file"]).read_text())
+        assert all("segmentation" in a for a in data["annotations"])
 
 
 def test_bad_rows_are_reported_not_lost(ray_session: None, tmp_path: Path) -> None:

@@ -53,33 +53,53 @@ def _key(path: Path) -> Path:
     return path.resolve()
 
 
+def _identities(path: Path) -> set[object]:
+    """What makes two paths one file: the resolved path (symbolic links followed) and,
+    for an existing file, its device and inode (hard links)."""
+    keys: set[object] = {_key(path)}
+    with contextlib.suppress(OSError):
+        stat = path.stat()
+        keys.add((stat.st_dev, stat.st_ino))
+    return keys
+
+
 def check_outputs(
     files: Sequence[tuple[str, Path | None]],
     folders: Sequence[tuple[str, Path | None]],
     *,
     inputs: Iterable[Path] = (),
     force: bool = False,
+    shards: Sequence[tuple[str, Path]] = (),
 ) -> None:
     """Check the outputs of a run before it starts (see the module docs).
 
     ``files``/``folders`` are ``(option name, path)`` pairs (None: not written);
-    ``inputs`` are the files and folders the run reads.
+    ``inputs`` are the files and folders
+    the run reads. Paths are the same file when they resolve to one path (symbolic
+    links) or, existing, share a device and inode (hard links). ``shards`` are
+    ``(option name, index path)`` of COCO shards (``out-00000.json``, … beside the
+    index; their number is known only at the end): no input and no other output may be
+    named as a shard, and existing shard files are replaced only with ``force``.
     """
-    seen: dict[Path, str] = {}
+    seen: dict[object, str] = {}
     given = [(n, p) for n, p in (*files, *folders) if p is not None]
     for name, path in given:
-        other = seen.setdefault(_key(path), name)
-        if other != name:
-            raise ExportError(f"{other} and {name} are both {path}; give each its own path")
-    read = {_key(p): p for p in inputs}
+        for identity in _identities(path):
+            other = seen.setdefault(identity, name)
+            if other != name:
+                raise ExportError(f"{other} and {name} are both {path}; give each its own path")
+    read_paths = list(inputs)
+    read = set().union(*(_identities(p) for p in read_paths))
     for name, path in given:
-        if _key(path) in read:
+        if _identities(path) & read:
             raise ExportError(
                 f"{name} {path} is an input of this run; outputs never replace inputs"
             )
     for _, file in files:
         if file is not None:
             check_writable(file, force)
+    for name, index in shards:
+        _check_shards(name, index, read_paths, given, force, read)
     for name, folder in folders:
         if folder is None:
             continue
@@ -88,6 +108,42 @@ def check_outputs(
         if folder.is_dir() and not force and _has_files(folder):
             raise ExportError(f"{folder} is not empty; pass --force to replace its earlier run")
         _check_can_create(folder)
+
+
+def _check_shards(
+    name: str,
+    index: Path,
+    inputs: list[Path],
+    outputs: list[tuple[str, Path]],
+    force: bool,
+    read: set[object],
+) -> None:
+    """The shards of the index ``index`` (see :func:`check_outputs`)."""
+    from boxmask.export.coco_shards import is_shard_name
+
+    folder = _key(index.parent)
+
+    def named_as_shard(path: Path) -> bool:
+        return _key(path).parent == folder and is_shard_name(index, _key(path).name)
+
+    for path in inputs:
+        if named_as_shard(path):
+            raise ExportError(f"{path} is an input of this run and named as a {name} shard")
+    for other, path in outputs:
+        if named_as_shard(path):
+            raise ExportError(f"{other} {path} is named as a {name} shard; give another name")
+    existing = (
+        sorted(p for p in index.parent.iterdir() if is_shard_name(index, p.name))
+        if index.parent.is_dir()
+        else []
+    )
+    for path in existing:
+        if _identities(path) & read:
+            raise ExportError(f"{name} shard {path} is an input of this run")
+        if path.is_dir():
+            raise ExportError(f"{path} is a folder in the place of a {name} shard")
+    if existing and not force:
+        raise ExportError(f"{existing[0]} exists; pass --force to replace the earlier shards")
 
 
 def _has_files(folder: Path) -> bool:

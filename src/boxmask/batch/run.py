@@ -17,6 +17,7 @@ from boxmask.batch.outputs import OverlayNames, RunRecord, check_outputs
 from boxmask.batch.pool import ordered_map
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job, failed_job
 from boxmask.export.categories import Categories
+from boxmask.export.coco_shards import ShardedCoco, ShardedCocoWriter
 from boxmask.export.coco_writer import CocoWriter
 from boxmask.export.fragments import ExportOptions
 from boxmask.export.yolo import YoloWriter
@@ -50,6 +51,9 @@ class BatchOptions:
     mask_format: str = "rle"
     threshold: int = 127
     categories: tuple[str, ...] | None = None
+    #: COCO shards of at most this many images beside ``coco``, which becomes their
+    #: index (:mod:`boxmask.export.coco_shards`); None: one COCO file.
+    shard_size: int | None = None
     force: bool = False
     progress: bool = False
     #: Files and folders the run reads (answers, manifest, image folders): no output may
@@ -159,7 +163,11 @@ class ResultCollector:
     yields results in input order (local processes, Ray) gets the same files.
     """
 
-    def __init__(self, options: BatchOptions) -> None:
+    def __init__(self, options: BatchOptions, *, shards: type[ShardedCoco] | None = None) -> None:
+        """``shards``: the class that writes COCO shards (default
+        :class:`~boxmask.export.coco_shards.ShardedCocoWriter`; the Ray engine has its
+        workers write them)."""
+        sharded = options.coco is not None and options.shard_size is not None
         check_outputs(
             [
                 ("--coco", options.coco),
@@ -169,15 +177,20 @@ class ResultCollector:
             [("--overlay", options.overlays), ("--yolo", options.yolo)],
             inputs=options.inputs,
             force=options.force,
+            shards=[("--coco", options.coco)] if sharded and options.coco is not None else [],
         )
         self.options = options
         self.start = time.perf_counter()
         self.report = BatchReport()
-        self.records = {
-            name: RunRecord(folder)
-            for name, folder in (("overlays", options.overlays), ("yolo", options.yolo))
-            if folder is not None
-        }
+        # One record per output folder, whichever outputs share it.
+        self.records: dict[Path, RunRecord] = {}
+        for folder in (
+            options.overlays,
+            options.yolo,
+            options.coco.parent if sharded and options.coco is not None else None,
+        ):
+            if folder is not None:
+                self.records.setdefault(folder.resolve(), RunRecord(folder))
         for record in self.records.values():
             if options.force:
                 record.clear_previous()  # a folder holds one run: the last one
@@ -185,16 +198,18 @@ class ResultCollector:
             options.overlays.mkdir(parents=True, exist_ok=True)
         # One category table for every output: COCO id k is YOLO class k - 1.
         self.categories = Categories(list(options.categories) if options.categories else None)
-        self.coco = (
-            CocoWriter(
-                options.coco,
-                categories=self.categories,
-                info=_info(),
-                licenses=[{"id": 1, "name": "unknown", "url": ""}],
+        self.coco: CocoWriter | ShardedCoco | None = None
+        coco_header: dict[str, Any] = {
+            "info": _info(),
+            "licenses": [{"id": 1, "name": "unknown", "url": ""}],
+        }
+        if options.coco is not None and options.shard_size is not None:
+            make = shards if shards is not None else ShardedCocoWriter
+            self.coco = make(
+                options.coco, options.shard_size, categories=self.categories, **coco_header
             )
-            if options.coco is not None
-            else None
-        )
+        elif options.coco is not None:
+            self.coco = CocoWriter(options.coco, categories=self.categories, **coco_header)
         self.yolo = (
             YoloWriter(
                 options.yolo,
@@ -246,8 +261,7 @@ class ResultCollector:
             )
         if result.overlay_written:
             entry["overlay"] = result.overlay_written
-            if "overlays" in self.records:
-                self.records["overlays"].add(result.overlay_written)
+            self._record(result.overlay_written)
         entry["problems"] = [p.to_dict() for p in problems]
         report.problems += len(problems)
 
@@ -263,10 +277,13 @@ class ResultCollector:
         try:
             if self.coco is not None:
                 self.coco.finish()
+                if isinstance(self.coco, ShardedCoco):
+                    for path in (*self.coco.written, self.coco.path):
+                        self._record(path)
             if self.yolo is not None:
                 self.yolo.finish()
                 for path in self.yolo.written:
-                    self.records["yolo"].add(path)
+                    self._record(path)
             for record in self.records.values():
                 record.save()
         except BaseException:
@@ -275,6 +292,14 @@ class ResultCollector:
         report.categories = self.categories.names
         self._write_report()
         return report
+
+    def _record(self, path: str | Path) -> None:
+        """Note a written file in the record of the (innermost) output folder holding it."""
+        resolved = Path(path).resolve()
+        for folder in sorted(self.records, key=lambda f: len(f.parts), reverse=True):
+            if resolved.is_relative_to(folder):  # the innermost output folder holding it
+                self.records[folder].add(resolved)
+                return
 
     def _write_report(self) -> None:
         self.report.seconds = time.perf_counter() - self.start

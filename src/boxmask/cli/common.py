@@ -12,7 +12,7 @@ from pathlib import Path
 
 from boxmask.images import image_size
 
-__all__ = ["image_size", "parse_size", "read_answer_arg"]
+__all__ = ["image_size", "parse_size", "positive_int", "read_answer_arg"]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -25,6 +25,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return width, height
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (counts, pixel sizes, workers); an argparse type."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def read_answer_arg(value: str) -> str:

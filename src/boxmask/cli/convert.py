@@ -43,6 +43,15 @@ def register(subparsers: Any) -> None:
     size.add_argument("--image", help="the image of a single ANSWER")
     size.add_argument("--size", type=parse_size, help="image size WxH of a single ANSWER")
     p.add_argument("--coco", type=Path, help="write one COCO dataset here")
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        metavar="N",
+        help=(
+            "write --coco as COCO shards of at most N images (OUT-00000.json, ...) and "
+            "make OUT.json their index"
+        ),
+    )
     p.add_argument("--yolo", type=Path, help="write YOLO labels and data.yaml in this folder")
     p.add_argument(
         "--overlay", type=Path, help="overlay PNG (single answer) or folder of overlays (batch)"
@@ -166,6 +175,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise _Usage("--address needs --engine ray")
     if args.manifest is None and args.input is None:
         raise _Usage("give an ANSWER file, a DIR, or --manifest (see boxmask convert --help)")
+    if args.shard_size is not None:
+        if args.shard_size < 1:
+            raise _Usage(f"--shard-size must be at least 1, got {args.shard_size}")
+        if args.coco is None:
+            raise _Usage("--shard-size splits the COCO dataset: give --coco too")
+        if args.review is not None:
+            raise _Usage("--review shows one COCO file; leave out --shard-size or --review")
     if not any((args.coco, args.yolo, args.overlay, args.report)):
         raise _Usage("nothing to write: give --coco, --yolo, --overlay or --report")
     if args.review is not None:
@@ -197,6 +213,7 @@ def _options(args: argparse.Namespace, single: bool, inputs: list[Path]) -> Batc
         mask_format=args.masks,
         threshold=args.threshold,
         categories=categories,
+        shard_size=args.shard_size,
         force=args.force,
         inputs=tuple(inputs),
     )

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from boxmask.cli.common import read_answer_arg
-from boxmask.errors import BoxmaskError
+from boxmask.cli.common import positive_int, read_answer_arg
+from boxmask.errors import BoxmaskError, ExportError
 from boxmask.terminal import safe_text
 
 
@@ -22,14 +22,17 @@ def _alpha(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
+def _refused_output(args: argparse.Namespace) -> str | None:
+    """Why ``-o`` may not be written (it exists without ``--force``, it is the image or the
+    answer, a folder, a read-only place), or None: the checks of ``boxmask convert``."""
+    from boxmask.batch.outputs import check_outputs
+
+    inputs = [Path(args.image)] + ([Path(args.answer)] if args.answer != "-" else [])
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+        check_outputs([("-o", Path(args.output))], [], inputs=inputs, force=args.force)
+    except ExportError as exc:
+        return str(exc)
+    return None
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +43,9 @@ def register(subparsers: Any) -> None:
             "Parse a model answer against its image (read upright, EXIF orientation "
             "applied) and write the image with masks, outlines, boxes, points and label "
             "chips drawn on it. The output format follows the suffix (.jpg is fastest; "
-            ".png is lossless, written at a fast compression level; .webp)."
+            ".png is lossless, written at a fast compression level; .webp). As for "
+            "boxmask convert, an existing output is replaced only with --force, and never "
+            "when it is the image or the answer (also through a link)."
         ),
     )
     p.add_argument("answer", metavar="ANSWER", help="answer file, or - for stdin")
@@ -53,10 +58,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-outline", action="store_true", help="no mask outlines")
     p.add_argument("--no-points", action="store_true", help="no point markers")
     p.add_argument("--font", help="font file, file name or family name for the labels")
-    p.add_argument("--thickness", type=_positive, help="line width in pixels (default: scaled)")
-    p.add_argument("--text-size", type=_positive, help="text size in pixels (default: scaled)")
+    p.add_argument("--thickness", type=positive_int, help="line width in pixels (default: scaled)")
+    p.add_argument("--text-size", type=positive_int, help="text size in pixels (default: scaled)")
     p.add_argument("--threshold", type=int, default=127, help="mask threshold 0-255 (127)")
     p.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality (90)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.set_defaults(handler=run)
 
 
@@ -69,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from boxmask.parse import parse
 
     check_suffix(args.output)
+    refused = _refused_output(args)
+    if refused is not None:
+        print(safe_text(f"boxmask overlay: error: {refused}"), file=sys.stderr)
+        return 2
     image = read_image(args.image)
     height, width = image.shape[:2]
     try:

@@ -65,6 +65,8 @@ def register(subparsers: Any) -> None:
         p.add_argument("--tpm", type=float, default=None,
                        help="input tokens per minute budget (estimated from image sizes)")  # fmt: skip
         p.add_argument("--coco", metavar="OUT.json", type=Path, help="also write a COCO dataset")
+        p.add_argument("--shard-size", metavar="N", type=int,
+                       help="--coco as shards of at most N images + an index, as convert")  # fmt: skip
         p.add_argument("--yolo", metavar="DIR", type=Path, help="also write YOLO labels")
         p.add_argument("--overlay", metavar="DIR", type=Path,
                        help="also draw each image's items into DIR")  # fmt: skip
@@ -124,8 +126,16 @@ def run_task(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print("boxmask: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
+    if args.shard_size is not None and (args.shard_size < 1 or args.coco is None):
+        wrong = "must be at least 1" if args.shard_size < 1 else "splits --coco: give --coco too"
+        print(f"boxmask: error: --shard-size {wrong}", file=sys.stderr)
+        return 2
     outputs = BatchOptions(
-        coco=args.coco, overlays=args.overlay, yolo=args.yolo, yolo_task=_yolo_task(args.task)
+        coco=args.coco,
+        overlays=args.overlay,
+        yolo=args.yolo,
+        yolo_task=_yolo_task(args.task),
+        shard_size=args.shard_size,
     )
     plan = request_run.RequestPlan(
         task=args.task,

@@ -6,15 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from boxmask.cli.common import positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -33,7 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--images", help="folder of the images (default: report paths, COCO folder)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the site")
     p.add_argument("--no-thumbnails", action="store_true", help="cards without pictures")
-    p.add_argument("--workers", type=_workers, default=1, help="processes for thumbnails (1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes for thumbnails (1)")
     p.add_argument("--title", help="page title")
     p.set_defaults(handler=run)
 

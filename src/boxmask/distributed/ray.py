@@ -20,7 +20,8 @@ Plan (one streaming Ray Data pipeline)::
                     input order, streamed to disk; overlays renamed to their final names
 
 Workers never assign ids or category ids, so the output is the local engine's, byte for
-byte, whatever the cluster size. ``import ray`` happens inside the functions.
+byte, whatever the cluster size. With COCO shards the workers write the shard files and
+the driver never sees a mask (:mod:`boxmask.distributed.shards`). ``import ray`` happens inside the functions.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from boxmask.distributed.rows import (
     row_from_job,
     working_directory,
 )
+from boxmask.distributed.shards import RayShards, result_row_apart
 from boxmask.errors import BoxmaskError
 from boxmask.problems import OverlayKind, Problem
 
@@ -83,10 +85,11 @@ def _single_threaded() -> None:
         _SINGLE_THREADED = True
 
 
-def _results_table(results: Iterable[JobResult]) -> Any:
+def _results_table(results: Iterable[JobResult], settings: ConvertSettings) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
 
-    return pa.Table.from_pylist([result_row(result) for result in results])
+    to_row = result_row_apart if settings.segmentations_apart else result_row
+    return pa.Table.from_pylist([to_row(result) for result in results])
 
 
 def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
@@ -98,7 +101,7 @@ def _convert_chunks(batch: Any, *, settings: ConvertSettings) -> Any:
             for chunk in batch.to_pylist()
             for row in read_chunk(settings.files[int(chunk["file"])], chunk)
         ]
-    return _results_table(results)
+    return _results_table(results, settings)
 
 
 def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
@@ -106,7 +109,7 @@ def _convert_rows(batch: Any, *, settings: ConvertSettings) -> Any:
     _single_threaded()
     with working_directory(settings.cwd):
         results = [convert_row(row, settings) for row in batch.to_pylist()]
-    return _results_table(results)
+    return _results_table(results, settings)
 
 
 # ------------------------------------------------------------------------------- plan
@@ -324,7 +327,9 @@ def run_ray_batch(
     ray = _ray()
     if not ray.is_initialized():
         _log.info(connect("auto"))
-    collector = ResultCollector(options)  # checks that the outputs may be written
+    # checks that the outputs may be written; COCO shards are written by Ray tasks
+    collector = ResultCollector(options, shards=RayShards)
+    shards = collector.coco if isinstance(collector.coco, RayShards) else None
     names = overlay_names(options)
     run_id = uuid.uuid4().hex[:12]
     overlay_dir, suffix = _overlay_dir(options)
@@ -335,6 +340,7 @@ def run_ray_batch(
         run_id=run_id,
         cwd=os.getcwd(),
         image_sizes=dict(image_sizes) if image_sizes is not None else None,
+        segmentations_apart=shards is not None,
     )
     try:
         with warnings.catch_warnings():
@@ -352,9 +358,13 @@ def run_ray_batch(
         )
         done = 0
         with context:
+            if dataset is not None and shards is not None:
+                dataset = shards.take(dataset)  # the driver's pass leaves the masks out
             results = _iter_results(dataset) if dataset is not None else iter(())
             try:
                 for done, result in enumerate(results, start=1):
+                    if shards is not None:
+                        shards.row = done - 1
                     result.index = done - 1
                     if result.source == DATASET_SOURCE:
                         _name_dataset_row(result, done)
@@ -401,6 +411,7 @@ def convert_dataset(
     rows_per_task: int = DEFAULT_ROWS_PER_TASK,
     concurrency: int | None = None,
     force: bool = False,
+    shard_size: int | None = None,
     on_result: Callable[[JobResult, int], None] | None = None,
 ) -> BatchReport:
     """Convert every row of ``source`` on Ray into one dataset in ``out_dir``.
@@ -416,6 +427,9 @@ def convert_dataset(
     local engine assigns them. ``threshold`` (0-255) applies to PNG mask values;
     ``bbox_from`` is ``"model"`` (the model's box) or ``"mask"``. ``image_sizes`` maps
     ``image`` values to ``(width, height)`` pixels for rows that give no size.
+    ``shard_size``: COCO shards of at most that many images, written by Ray tasks
+    (``coco-00000.json``, …; ``coco.json`` is their index, see
+    :mod:`boxmask.export.coco_shards`).
     Returns the :class:`~boxmask.batch.BatchReport`; see :func:`run_ray_batch` for
     ``source``, ``rows_per_task``, ``concurrency`` and ``on_result``.
     """
@@ -430,6 +444,7 @@ def convert_dataset(
         mask_format=mask_format,
         threshold=threshold,
         categories=tuple(dict.fromkeys(categories)) if categories is not None else None,
+        shard_size=shard_size,
         force=force,
     )
     start = time.perf_counter()

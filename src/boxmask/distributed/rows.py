@@ -84,6 +84,7 @@ class ConvertSettings:
     final names in input order. ``cwd`` is the driver's working directory (see
     :func:`working_directory`). ``image_sizes`` maps a row's
     ``image`` value to ``(width, height)`` pixels for rows without a size.
+    ``segmentations_apart``: see the field.
     """
 
     worker: WorkerOptions
@@ -93,6 +94,9 @@ class ConvertSettings:
     run_id: str = ""
     cwd: str = ""
     image_sizes: Mapping[str, tuple[int, int]] | None = None
+    #: COCO shards: the segmentations travel in a column of their own
+    #: (:mod:`boxmask.distributed.shards`).
+    segmentations_apart: bool = False
 
 
 @contextlib.contextmanager

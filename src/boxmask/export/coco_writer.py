@@ -47,6 +47,7 @@ __all__ = [
     "CocoNumbering",
     "CocoWriter",
     "coco_annotation",
+    "coco_image",
     "dump_json",
     "joined",
     "write_coco",
@@ -62,13 +63,26 @@ def dump_json(value: Any) -> str:
 class AddedImage:
     """What numbering one fragment gave: its image id, whether it joined an earlier image
     entry of the same picture, its image entry (None when merged), its annotations with
-    ids, and the problems met (name collisions, category notes)."""
+    ids, the position in the fragment of each of them (annotations whose label the
+    categories refuse are left out), and the problems met (name collisions, category
+    notes)."""
 
     image_id: int
     merged: bool
     entry: dict[str, Any] | None
     annotations: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+def coco_image(image_id: int, image: ImageRecord) -> dict[str, Any]:
+    """The COCO image entry of ``image`` (size in pixels), keys in boxmask's order."""
+    return {
+        "id": image_id,
+        "file_name": image.file_name,
+        "width": image.width,
+        "height": image.height,
+    }
 
 
 def coco_annotation(
@@ -112,13 +126,14 @@ class CocoNumbering:
         name); ``image_id`` forces an id (else one more than the largest so far)."""
         problems_before = len(self.categories.problems)
         added = self._image(image, key if key is not None else image.file_name, image_id)
-        for annotation in annotations:
+        for position, annotation in enumerate(annotations):
             category = self.categories.id_of(
                 annotation.label, image=image.file_name, index=annotation.index
             )
             if category is None:
                 continue
             self.annotations += 1
+            added.positions.append(position)
             added.annotations.append(
                 coco_annotation(annotation, self.annotations, added.image_id, category)
             )
@@ -146,13 +161,9 @@ class CocoNumbering:
         self._max_image_id = max(self._max_image_id, image_id)
         self.images += 1
         self._by_name.setdefault(image.file_name, (image_id, image.width, image.height, key))
-        entry = {
-            "id": image_id,
-            "file_name": image.file_name,
-            "width": image.width,
-            "height": image.height,
-        }
-        return AddedImage(image_id, merged=False, entry=entry, problems=problems)
+        return AddedImage(
+            image_id, merged=False, entry=coco_image(image_id, image), problems=problems
+        )
 
 
 def write_coco(
@@ -190,7 +201,9 @@ class CocoWriter:
     flat however long the run; :meth:`finish` assembles the final file and renames it into
     place atomically. ``categories``: a list of names fixes the ids, a shared
     :class:`~boxmask.export.categories.Categories` keeps other writers (YOLO) on the same
-    ids, None assigns ``1..K`` first-seen. Usable as a context manager (aborts on errors).
+    ids, None assigns ``1..K`` first-seen. ``numbering`` shares the ids of another
+    writer instead (COCO shards: one numbering, several files; then ``categories`` is
+    not given). Usable as a context manager (aborts on errors).
     """
 
     def __init__(
@@ -200,9 +213,12 @@ class CocoWriter:
         categories: Categories | Sequence[str] | None = None,
         info: dict[str, Any] | None = None,
         licenses: list[dict[str, Any]] | None = None,
+        numbering: CocoNumbering | None = None,
     ) -> None:
+        if numbering is not None and categories is not None:
+            raise ValueError("give categories or a shared numbering, not both")
         self.path = Path(path)
-        self.numbering = CocoNumbering(categories)
+        self.numbering = numbering if numbering is not None else CocoNumbering(categories)
         self.info = dict(info or {})
         self.licenses = list(licenses or [])
         self.problems: list[Problem] = []
@@ -239,15 +255,21 @@ class CocoWriter:
     ) -> AddedImage:
         """Number and write one image's fragment; see :meth:`CocoNumbering.add`."""
         added = self.numbering.add(image, annotations, key=key)
+        self.write(added, added.entry)
+        self.problems.extend(added.problems)
+        return added
+
+    def write(self, added: AddedImage, image_entry: dict[str, Any] | None) -> None:
+        """Write what a numbering gave (ids are never assigned here): ``image_entry``
+        (the fragment's own new entry, an earlier image's entry repeated in this file, or
+        None) and the annotations."""
         try:
-            if added.entry is not None:
-                self._write(0, added.entry)
+            if image_entry is not None:
+                self._write(0, image_entry)
             for annotation in added.annotations:
                 self._write(1, annotation)
         except OSError as exc:
             raise ExportError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from exc
-        self.problems.extend(added.problems)
-        return added
 
     def finish(self) -> Path:
         """Write the final file atomically, remove the temporary parts; returns the path."""
