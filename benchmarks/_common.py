@@ -41,3 +41,18 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
             "  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(r))
         )
     return "\n".join(lines)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int = 5) -> dict[str, float]:
+    """Best wall time (seconds) of each function, the runs interleaved (a, b, a, b, ...)
+    so that a busy machine slows every contender alike; one warm-up run each first.
+    Ratios between the results hold better under load than separate ``best_of`` calls."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best

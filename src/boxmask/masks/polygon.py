@@ -161,7 +161,8 @@ def outline_walks(
     starts = np.cumsum(lengths) - lengths
     with np.errstate(over="ignore", invalid="ignore"):
         steps = np.abs(xy[following_vertex(lengths)] - xy) * _SCALE
-        walks = np.add.reduceat(np.maximum(steps[:, 0], steps[:, 1]), starts) + lengths
+        longest_axis = np.maximum(steps[:, 0], steps[:, 1])
+        walks: npt.NDArray[np.float64] = np.add.reduceat(longest_axis, starts) + lengths
         farthest = np.maximum.reduceat(np.abs(xy).max(axis=1), starts)
     ok = np.isfinite(walks) & (walks <= MAX_WALK) & (farthest <= _MAX_COORD)
     return walks, ok
