@@ -66,6 +66,10 @@ class CocoRle(TypedDict):
     counts: str
 
 
+#: Crops encoded per vectorized compression pass in :func:`crops_to_rle`.
+RLE_CHUNK = 32
+
+
 # ----------------------------------------------------------------- encoding
 def _nonzero_sparse(flat: npt.NDArray[np.uint8]) -> IntArray:
     """Positions of the non-zero bytes of a contiguous 1-D uint8 array, ascending.
@@ -101,8 +105,8 @@ def _run_ends(x0: int, y0: int, crop: BoolArray, height: int) -> IntArray:
     edges = np.empty((h + 1, w), dtype=np.uint8)
     edges[0] = c8[0]
     edges[h] = c8[h - 1]
-    if h > 1:
-        edges[1:h] = cv2.bitwise_xor(c8[1:], c8[:-1])
+    if h > 1:  # written in place: no second crop-sized buffer per mask
+        cv2.bitwise_xor(c8[1:], c8[:-1], dst=edges[1:h])
     flat_hits = _nonzero_sparse(edges.reshape(-1))
     rows = flat_hits // w
     cols = flat_hits - rows * w
@@ -249,11 +253,18 @@ def crop_to_rle(x0: int, y0: int, crop: BoolArray, width: int, height: int) -> C
 def crops_to_rle(crops: Iterable[Crop], width: int, height: int) -> list[CocoRle]:
     """Compressed COCO RLEs of many ``(x0, y0, crop)`` in one ``width × height`` image.
 
-    Same output as :func:`crop_to_rle` per crop, with one vectorized compression pass.
+    Same output as :func:`crop_to_rle` per crop, with one vectorized compression pass
+    per :data:`RLE_CHUNK` crops: the run lengths and the compression's temporaries stay a
+    few MB (all 200 masks of a 12 MP answer at once took 20 MB more at the peak).
     """
-    runs = map_ordered(lambda c: crop_counts(c[0], c[1], c[2], width, height), list(crops))
+    items = list(crops)
     size = [int(height), int(width)]
-    return [{"size": list(size), "counts": text} for text in _compress_many(runs)]
+    out: list[CocoRle] = []
+    for start in range(0, len(items), RLE_CHUNK):
+        chunk = items[start : start + RLE_CHUNK]
+        runs = map_ordered(lambda c: crop_counts(c[0], c[1], c[2], width, height), chunk)
+        out += [{"size": list(size), "counts": text} for text in _compress_many(runs)]
+    return out
 
 
 # ----------------------------------------------------------------- decoding
