@@ -210,16 +210,20 @@ def coco_annotations(
     segmentations = _segmentations(detections, np.flatnonzero(areas > 0), options)
     tight = masks.tight_boxes() if masks is not None and options.bbox_from == "mask" else None
     scores = detections.scores
-    unmasked = [i for i in range(n) if detections.has_box[i] and i not in segmentations]
+    # Plain Python values per item: numpy scalar indexing dominated box-only answers.
+    has_box = detections.has_box.tolist()
+    sources = detections.source_index.tolist()
+    boxes = detections.boxes.tolist()
+    unmasked = [i for i in range(n) if has_box[i] and i not in segmentations]
     box_segmentations = _box_segmentations(detections, unmasked, options)
     out: list[Annotation] = []
     problems: list[Problem] = []
     for i in range(n):
-        index = int(detections.source_index[i])
-        if not detections.has_box[i]:
+        index = int(sources[i])
+        if not has_box[i]:
             problems.append(_point_only(file_name, index))
             continue
-        box = detections.boxes[i]
+        box = boxes[i]
         segmentation = segmentations.get(i)
         written: dict[str, Any] | list[list[float]] | None = None
         if segmentation is not None:
