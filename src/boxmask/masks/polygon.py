@@ -11,7 +11,7 @@ the crossings of all rings are found together (:mod:`boxmask.masks.polygon_walk`
 cost that follows the pixel columns they span, not the points of their outlines, and
 each ring's crop is filled by one XOR scan down its columns. Measured with
 ``benchmarks/bench_decode.py`` (200 rings of 40 vertices on a 4032×3024 image, runs
-interleaved in one process, on a 2-core machine at load 6–8): 1.7–2.8× the time of
+interleaved in one process, on a 2-core machine at load 6–8): 1.6–2.8× the time of
 ``cv2.fillPoly`` on the same crops (which does not give pycocotools' pixels); 14–24×
 before. No full-image array is built.
 """
