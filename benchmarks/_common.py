@@ -54,3 +54,18 @@ def photo_like(width: int, height: int) -> Any:
     image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
     noise = rng.integers(0, 16, (height, width, 3), dtype=np.uint8)
     return cv2.add(image, noise)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int = 5) -> dict[str, float]:
+    """Best wall time (seconds) of each function, the runs interleaved (a, b, a, b, ...)
+    so that a busy machine slows every contender alike; one warm-up run each first.
+    Ratios between the results hold better under load than separate ``best_of`` calls."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best

@@ -31,7 +31,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boxmask
-from _common import best_of, machine, table
+from _common import best_of, interleaved, machine, table
 from boxmask.testing.answers import make_items, to_answer_text
 
 N, WIDTH, HEIGHT = 200, 4032, 3024
@@ -143,8 +143,14 @@ def bench_boxes(sv: object) -> None:
 def bench_polygons() -> None:
     items = polygon_items()
     text = json.dumps({"boxes": items})
-    t_ours = best_of(lambda: boxmask.parse(text, width=WIDTH, height=HEIGHT), repeat=3)
-    t_floor = best_of(lambda: fillpoly_floor(items), repeat=3)
+    times = interleaved(
+        {
+            "ours": lambda: boxmask.parse(text, width=WIDTH, height=HEIGHT),
+            "floor": lambda: fillpoly_floor(items),
+        },
+        repeat=7,
+    )
+    t_ours, t_floor = times["ours"], times["floor"]
     print(
         table(
             ["200 polygon masks (40 vertices)", "ms", "x floor"],
@@ -215,8 +221,11 @@ def main() -> None:
 
     t_sv = best_of(run_supervision, repeat=2)
     t_ref = best_of(lambda: pillow_reference(items), repeat=2)
-    t_floor = best_of(lambda: floor_loop(items), repeat=5)
-    t_ours = best_of(lambda: boxmask_parse_crops(text), repeat=5)
+    times = interleaved(
+        {"floor": lambda: floor_loop(items), "ours": lambda: boxmask_parse_crops(text)},
+        repeat=9,
+    )
+    t_floor, t_ours = times["floor"], times["ours"]
     d = boxmask.parse(text, width=WIDTH, height=HEIGHT)
     assert d.masks is not None
     masks = d.masks

@@ -43,3 +43,14 @@ def test_parse_results_stay_valid_when_later_parses_reuse_memory() -> None:
     for seed in range(2, 5):  # these must not write into the first answer's crops
         boxmask.parse(to_answer_text(make_items(10, seed=seed)), width=640, height=480)
     np.testing.assert_array_equal(first.masks.to_dense(), snapshot)
+
+
+def test_small_request_does_not_take_a_large_idle_block() -> None:
+    arena.clear()
+    big = arena.take(100_000)
+    big_id = id(big.base)
+    del big
+    small = arena.take(1_000)  # would pin all 100 kB for as long as it lives
+    assert id(small.base) != big_id
+    half = arena.take(60_000)
+    assert id(half.base) == big_id

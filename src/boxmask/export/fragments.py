@@ -156,13 +156,16 @@ def _rectangle(box: FloatArray) -> list[list[float]]:
     return [[x0, y0, x1, y0, x1, y1, x0, y1]]
 
 
-def _box_segmentation(
-    box: FloatArray, width: int, height: int, options: ExportOptions
-) -> dict[str, Any] | list[list[float]]:
-    """The segmentation of an item without a mask: its box, in the file's representation."""
+def _box_segmentations(
+    detections: Detections, rows: list[int], options: ExportOptions
+) -> dict[int, dict[str, Any] | list[list[float]]]:
+    """The segmentation of each item of ``rows`` (items without a mask): its box, in the
+    file's representation; the RLEs of all of them in one vectorized pass."""
+    boxes = detections.boxes[rows]
     if options.mask_format == "polygon":
-        return _rectangle(box)
-    return dict(boxes_to_rle(box, width, height)[0])
+        return {r: _rectangle(box) for r, box in zip(rows, boxes, strict=True)}
+    rles = boxes_to_rle(boxes, detections.width, detections.height)
+    return {r: dict(rle) for r, rle in zip(rows, rles, strict=True)}
 
 
 def _point_only(file_name: str, index: int) -> Problem:
@@ -207,14 +210,20 @@ def coco_annotations(
     segmentations = _segmentations(detections, np.flatnonzero(areas > 0), options)
     tight = masks.tight_boxes() if masks is not None and options.bbox_from == "mask" else None
     scores = detections.scores
+    # Plain Python values per item: numpy scalar indexing dominated box-only answers.
+    has_box = detections.has_box.tolist()
+    sources = detections.source_index.tolist()
+    boxes = detections.boxes.tolist()
+    unmasked = [i for i in range(n) if has_box[i] and i not in segmentations]
+    box_segmentations = _box_segmentations(detections, unmasked, options)
     out: list[Annotation] = []
     problems: list[Problem] = []
     for i in range(n):
-        index = int(detections.source_index[i])
-        if not detections.has_box[i]:
+        index = int(sources[i])
+        if not has_box[i]:
             problems.append(_point_only(file_name, index))
             continue
-        box = detections.boxes[i]
+        box = boxes[i]
         segmentation = segmentations.get(i)
         written: dict[str, Any] | list[list[float]] | None = None
         if segmentation is not None:
@@ -241,7 +250,7 @@ def coco_annotations(
             # pycocotools' own convention for box-only items (COCO.loadRes): the box
             # polygon, area = w * h; written as RLE in an RLE file (the same pixels).
             area = float((box[2] - box[0]) * (box[3] - box[1]))
-            written = _box_segmentation(box, detections.width, detections.height, options)
+            written = box_segmentations[i]
             if masks is not None:
                 has_crop = bool(masks.crop(i)[2].size)
                 kind = ExportKind.EMPTY_MASK if has_crop else ExportKind.NO_MASK

@@ -4,7 +4,8 @@ Decoding 200 masks writes ~170 MB of crops on a 12 MP image. Allocating that as 
 block (transparent huge pages) instead of 200 blocks cuts page faults ~9×, and reusing
 the block of an answer whose masks are no longer referenced removes them altogether —
 the common case in a loop over many answers. A block is reused only when nothing points
-into it any more (its reference count shows only the cache's own references).
+into it any more (its reference count shows only the cache's own references), and only
+for a request of at least half its size: a small crop must not keep a large block busy.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def take(nbytes: int) -> npt.NDArray[np.uint8]:
         return np.empty(0, dtype=np.uint8)
     with _lock:
         for block in _blocks:
-            if block.size >= nbytes and sys.getrefcount(block) <= _IDLE_REFS:
+            fits = nbytes <= block.size <= 2 * nbytes
+            if fits and sys.getrefcount(block) <= _IDLE_REFS:
                 return block[:nbytes]
         block = np.empty(nbytes, dtype=np.uint8)
         if nbytes <= MAX_CACHED_BYTES:

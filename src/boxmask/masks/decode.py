@@ -9,7 +9,7 @@ Faults are reported through ``report(row, kind, message)``, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy.typing as npt
 from boxmask.boxes import paste_boxes
 from boxmask.masks.arena import take as take_arena
 from boxmask.masks.png import MaskDecodeError, decode_mask_payload, resize_threshold
-from boxmask.masks.polygon import MAX_WALK, rasterize_polygons, walk_length
+from boxmask.masks.polygon import MAX_WALK, outline_refusal, outline_walks, rasterize_masks
 from boxmask.masks.store import Crop
 from boxmask.problems import ProblemKind
 from boxmask.threads import map_ordered
@@ -72,24 +72,31 @@ class _Plan:
 
 
 class _Budget:
-    """What is left of the answer's crop-pixel budget; refusals are reported."""
+    """What is left of one per-answer budget (crop pixels, or polygon boundary points
+    walked): ``option`` names the setting, ``unit`` formats an amount."""
 
-    def __init__(self, limit: int, report: Report) -> None:
+    def __init__(self, option: str, limit: int, unit: Callable[[float], str]) -> None:
+        self.option = option
         self.limit = limit
-        self.used = 0
-        self.report = report
+        self.unit = unit
+        self.used = 0.0
 
-    def take(self, row: int, pixels: int, what: str) -> bool:
-        if self.used + pixels <= self.limit:
-            self.used += pixels
-            return True
-        self.report(
-            row,
-            ProblemKind.MASK_BUDGET,
-            f"{what} not decoded: its {pixels:,}-pixel crop would take the answer's masks past "
-            f"max_crop_pixels={self.limit:,} ({self.used:,} used)",
-        )
-        return False
+
+def _admit(row: int, what: str, claims: Sequence[tuple[_Budget, float]], report: Report) -> bool:
+    """Take ``amount`` from every budget of ``claims``, or from none: the first budget
+    it would overrun is reported (``mask_budget``) and False returned."""
+    for budget, amount in claims:
+        if budget.used + amount > budget.limit:
+            report(
+                row,
+                ProblemKind.MASK_BUDGET,
+                f"{what}: its {budget.unit(amount)} would take the answer's masks past "
+                f"{budget.option}={budget.limit:,} ({budget.used:,.0f} used)",
+            )
+            return False
+    for budget, amount in claims:
+        budget.used += amount
+    return True
 
 
 def decode_masks(
@@ -109,8 +116,9 @@ def decode_masks(
     n = len(masks)
     crops: list[Crop | None] = [None] * n
     probs: list[npt.NDArray[np.uint8] | None] = [None] * n
-    budget = _Budget(options.max_crop_pixels, report)
-    _rasterize_polygon_masks(masks, width, height, options.max_walk, budget, crops, report)
+    budget = _Budget("max_crop_pixels", options.max_crop_pixels, lambda n: f"{n:,.0f}-pixel crop")
+    walk = _Budget("MAX_ANSWER_WALK", options.max_walk, lambda n: f"{n:,.0f} boundary points")
+    _rasterize_polygon_masks(masks, width, height, walk, budget, crops, report)
     plans = _plan_png_masks(masks, yxyx, has_box, width, height, budget, report)
     for plan, crop, prob, kind, message in _decode_png_masks(plans, options):
         if kind is not None:
@@ -125,41 +133,47 @@ def _rasterize_polygon_masks(
     masks: list[Any],
     width: int,
     height: int,
-    max_walk: int,
+    walk: _Budget,
     budget: _Budget,
     crops: list[Crop | None],
     report: Report,
 ) -> None:
-    """Rasterize every polygon mask (pycocotools-exact) into ``crops``."""
-    walked = 0.0
+    """Rasterize every polygon mask (pycocotools-exact) into ``crops``, all in one pass.
+
+    Each mask is admitted first: every ring's outline within the cap, then the answer's
+    walk and crop-pixel budgets (its crop estimated from its bounds in the image).
+    """
+    rows = [r for r, m in enumerate(masks) if isinstance(m, list) and m]
+    if not rows:
+        return
     scale = np.array([width, height], dtype=np.float64) / 1000.0
-    for row, mask in enumerate(masks):
-        if mask is None or isinstance(mask, str):
+    with np.errstate(over="ignore", invalid="ignore"):
+        rings = [ring * scale for r in rows for ring in masks[r]]
+        walks, ok = outline_walks(rings)
+        ring_counts = np.array([len(masks[r]) for r in rows], dtype=np.int64)
+        first = np.cumsum(ring_counts) - ring_counts
+        lengths = np.array([len(ring) for ring in rings], dtype=np.int64)
+        every = np.concatenate(rings)
+        vertex_first = (np.cumsum(lengths) - lengths)[first]
+        lo = np.minimum.reduceat(every, vertex_first)
+        hi = np.maximum.reduceat(every, vertex_first)
+        image = np.array([width, height], dtype=np.float64)
+        visible = np.maximum(np.clip(hi, 0, image) - np.clip(lo, 0, image), 0) + 1
+    row_walks = np.add.reduceat(walks, first)
+    row_ok = np.logical_and.reduceat(ok, first)
+    pixels = np.nan_to_num(visible[:, 0] * visible[:, 1])
+    admitted: list[int] = []
+    for k, row in enumerate(rows):
+        if not row_ok[k]:
+            longest = float(walks[first[k] : first[k] + ring_counts[k]].max())
+            report(row, ProblemKind.BAD_MASK, f"{outline_refusal(longest)}; mask dropped")
             continue
-        with np.errstate(over="ignore", invalid="ignore"):
-            rings = [ring * scale for ring in mask]
-            lo = np.min([r.min(axis=0) for r in rings], axis=0)
-            hi = np.max([r.max(axis=0) for r in rings], axis=0)
-        walks = [walk_length(r) for r in rings]
-        walk = sum(walks)
-        # A ring over the per-polygon cap is refused by rasterize_polygons itself.
-        if max(walks) <= MAX_WALK and walked + walk > max_walk:
-            report(
-                row,
-                ProblemKind.MASK_BUDGET,
-                f"polygon mask not rasterized: its {walk:,.0f} boundary points would take the "
-                f"answer past {max_walk:,} ({walked:,.0f} walked)",
-            )
-            continue
-        visible = np.clip(hi, 0, [width, height]) - np.clip(lo, 0, [width, height])
-        if not budget.take(row, int(np.prod(np.maximum(visible, 0) + 1)), "polygon mask"):
-            continue
-        walked += walk
-        try:
-            x0, y0, crop = rasterize_polygons(rings, width, height)
-        except ValueError as exc:
-            report(row, ProblemKind.BAD_MASK, f"{exc}; mask dropped")
-            continue
+        claims = [(walk, float(row_walks[k])), (budget, float(pixels[k]))]
+        if _admit(row, "polygon mask not rasterized", claims, report):
+            admitted.append(k)
+    parts = [rings[first[k] : first[k] + ring_counts[k]] for k in admitted]
+    for k, (x0, y0, crop) in zip(admitted, rasterize_masks(parts, width, height), strict=True):
+        row = rows[k]
         crops[row] = (x0, y0, crop) if crop.size else None
         if not crop.size or not crop.any():
             report(
@@ -203,7 +217,7 @@ def _plan_png_masks(
         cy = (min(max(0, -y0), max(box_h, 0)), max(0, min(box_h, height - y0)))
         plan = _Plan(r, masks[r], (x0, y0), (box_w, box_h), cx, cy, offset)
         size = plan.shape[0] * plan.shape[1]
-        if budget.take(r, size, "PNG mask"):
+        if _admit(r, "PNG mask not decoded", [(budget, size)], report):
             plans.append(plan)
             offset += size
     return plans

@@ -323,10 +323,15 @@ def resize_threshold(
         cv2.threshold(resized, threshold, 1, cv2.THRESH_BINARY, dst=out)
         return out.view(np.bool_), (probabilities_out if keep_probabilities else None)
     interpolation = _interpolation(probability.shape, box_width, box_height)
-    if threshold == 127 and _is_binary(probability):
+    if threshold == 127 and interpolation != cv2.INTER_AREA and _is_binary(probability):
         # Real Gemini masks hold only 0 and 255. For them, "bilinear resize, then > 127"
         # is "bilinear resize of the 0/1 map, rounded": both cut where the interpolant
-        # reaches 0.5. So the resize writes the final 0/1 crop in one pass.
+        # reaches 0.5 (OpenCV's fixed-point bilinear rounds an exact 0.5 up, as 127.5 ->
+        # 128 > 127). So the resize writes the final 0/1 crop in one pass. Not for
+        # shrinks (area averaging): there an integer ratio averages boundary pixels to
+        # exactly 0.5, which the float area path rounds half to even (0.5 -> 0, but
+        # 127.5 -> 128), 0.6 % of the pixels at 256 -> 64. A shrunk crop is at most the
+        # PNG's size, so the general path below costs next to nothing there.
         binary = cv2.threshold(probability, 127, 1, cv2.THRESH_BINARY)[1]
         _resize_region(binary, box_width, box_height, crop_x, crop_y, interpolation, out)
         if keep_probabilities and probabilities_out is not None:
