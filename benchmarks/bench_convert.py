@@ -113,9 +113,10 @@ def prepare_boxes(folder: Path, total: int) -> Path:
 def bench_box_only(folder: Path) -> None:
     import boxmask
     from boxmask.batch.jobs import Job
-    from boxmask.batch.worker import WorkerOptions, convert_jobs, init_worker
+    from boxmask.batch.worker import WorkerOptions, convert_job
+    from boxmask.threads import set_threads
 
-    init_worker(True)  # as in a batch worker: one process per CPU, no threads inside
+    set_threads(1)  # as in a batch worker: one process per CPU, no threads inside
     prepare_boxes(folder, 1)
     paths = [str(folder / f"boxes{i:03d}.txt") for i in range(DISTINCT)]
     texts = [Path(p).read_text() for p in paths]
@@ -129,13 +130,16 @@ def bench_box_only(folder: Path) -> None:
         for text in texts:
             boxmask.parse(text, width=WIDTH, height=HEIGHT)
 
-    times = interleaved({"parse": parse_all, "job": lambda: convert_jobs(tasks)}, repeat=15)
+    times = interleaved(
+        {"parse": parse_all, "job": lambda: [convert_job(t) for t in tasks]}, repeat=15
+    )
     per_parse = times["parse"] / DISTINCT
     per_job = times["job"] / DISTINCT
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(20):
-        convert_jobs(tasks)
+        for task in tasks:
+            convert_job(task)
     profile.disable()
     stats = pstats.Stats(profile)
     total = stats.total_tt  # type: ignore[attr-defined]
