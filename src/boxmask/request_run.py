@@ -122,7 +122,13 @@ def default_journal(options: BatchOptions) -> Path:
 class _Asker:
     """Sends one image's request with the task's prompt; shared backoff on 429."""
 
-    def __init__(self, plan: RequestPlan, client: Any, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        plan: RequestPlan,
+        client: Any,
+        limiter: RateLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         from boxmask.api import prompts
 
         factory = {"detect": prompts.detect_prompt, "segment": prompts.segment_prompt,
@@ -130,7 +136,7 @@ class _Asker:
         self.prompt = (
             factory(plan.what) if plan.max_items is None else factory(plan.what, plan.max_items)
         )
-        self.plan, self.client, self.limiter = plan, client, limiter
+        self.plan, self.client, self.limiter, self.sleep = plan, client, limiter, sleep
         #: What changes the answer besides the image and the model.
         self.options = {"task": plan.task, "what": plan.what, "max_items": plan.max_items,
                         "api": plan.api}  # fmt: skip
@@ -150,21 +156,16 @@ class _Asker:
         return tokens + text_tokens(self.prompt.text + (self.prompt.system_instruction or ""))
 
     def ask(self, image: str) -> Any:
+        """The response to ``image``'s request, retried after 429/5xx/timeouts/connection
+        errors (429s pause every worker through the limiter)."""
         from pathlib import Path as _Path
 
         from boxmask.api.images import ImageRef
-        from boxmask.api.retry import RetryPolicy
-        from boxmask.errors import (
-            ApiConnectionError,
-            ApiTimeoutError,
-            RateLimitError,
-            ServerError,
-        )
+        from boxmask.errors import ApiConnectionError, ApiTimeoutError, RateLimitError, ServerError
 
         part = ImageRef(image) if is_remote(image) else _Path(image)
         tp, api = self.prompt, self.plan.api
         tokens = self.estimate_tokens(image) if self.limiter.tpm else 0
-        policy = RetryPolicy()
         for attempt in range(MAX_RETRIES + 1):
             self.limiter.acquire(tokens)
             try:
@@ -177,19 +178,34 @@ class _Asker:
                     temperature=tp.temperature if api == "generate_content" else None,
                     upload=self.plan.upload,
                 )
-            except RateLimitError:
+            except (RateLimitError, ServerError, ApiTimeoutError, ApiConnectionError) as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                self.limiter.back_off()
-                continue
-            except (ServerError, ApiTimeoutError, ApiConnectionError):
-                if attempt == MAX_RETRIES:
-                    raise
-                time.sleep(policy.backoff(attempt))
+                self.wait_before_retry(exc, attempt)
                 continue
             self.limiter.succeeded()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def wait_before_retry(self, error: Any, attempt: int) -> None:
+        """Wait as the server asked (``error.retry_after``: ``retry-after-ms``,
+        ``Retry-After`` or ``RetryInfo``, read by :func:`boxmask.api.retry.retry_hint`),
+        else back off exponentially. A 429 pauses every worker (the limiter); a hint
+        longer than the policy's ``max_delay`` is not waited for: the error is raised."""
+        from boxmask.errors import RateLimitError
+
+        hint = error.retry_after
+        policy = self.limiter.policy
+        if hint is not None and hint > policy.max_delay:
+            error.args = (
+                f"{error.args[0]} The server asks to wait {hint:.0f} s, longer than "
+                f"{policy.max_delay:.0f} s: run the same command again after that.",
+            )
+            raise error
+        if isinstance(error, RateLimitError):
+            self.limiter.back_off(hint)
+        else:
+            self.sleep(hint if hint is not None else policy.backoff(attempt))
 
 
 def _image_field(image: str, base: Path) -> str:
@@ -266,8 +282,16 @@ def _items(result: JobResult) -> list[dict[str, Any]]:
     return items
 
 
-def run_requests(plan: RequestPlan, make_client: Callable[[], Any]) -> int:
-    """Run ``plan``; the exit code (0 all answered, 1 some failed, 130 interrupted)."""
+def run_requests(
+    plan: RequestPlan,
+    make_client: Callable[[], Any],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run ``plan``; the exit code (0 all answered, 1 some failed, 130 interrupted).
+    ``sleep(seconds)`` is how the run waits (backoff, budgets, batch polls) and ``clock()``
+    its monotonic time in seconds (both replaceable in tests)."""
     prices = plan.prices or PriceTable.load()
     journal = Journal(plan.journal)
     index = journal.open()
@@ -277,7 +301,8 @@ def run_requests(plan: RequestPlan, make_client: Callable[[], Any]) -> int:
         if not plan.quiet:
             print(f"boxmask: journal: {plan.journal}", file=sys.stderr)
         with make_client() as client, _sigterm_as_interrupt():
-            asker = _Asker(plan, client, RateLimiter(plan.rpm, plan.tpm))
+            limiter = RateLimiter(plan.rpm, plan.tpm, sleep=sleep, clock=clock)
+            asker = _Asker(plan, client, limiter, sleep)
             return _drive(plan, run, asker, index.answers, prices)
     finally:
         journal.close()
