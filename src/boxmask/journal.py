@@ -8,6 +8,13 @@ absolute, ``response`` the raw API JSON) plus what a rerun needs to reuse it: th
 request is a line with ``error`` and no ``response`` (convert reports it as a failed row).
 The API key is never written.
 
+Besides answers, the journal holds *records*: lines with a ``"journal"`` kind and no
+``image``, which are not answers (``convert --manifest`` and resume skip them). A
+``{"journal": "batch_job", "batch": "batches/ID", "items": [[image, sha256], ...], ...}``
+record is written the moment a Batch API job is created, so that a rerun reattaches to
+it instead of paying again; ``{"journal": "batch_done", "batch": ...}`` closes it once its
+results are journaled.
+
 One process at a time: :meth:`Journal.open` takes an exclusive ``fcntl`` lock on the file
 and refuses a second run. A torn last line (the machine died mid-write) is cut off with a
 warning, so that its image is requested again and the file stays a valid manifest.
@@ -20,13 +27,20 @@ import json
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from boxmask.errors import BoxmaskError
 
-__all__ = ["Journal", "JournalError", "JournalIndex", "answer_key", "file_sha256"]
+__all__ = [
+    "Journal",
+    "JournalError",
+    "JournalIndex",
+    "answer_key",
+    "file_sha256",
+    "is_record",
+]
 
 try:  # POSIX; elsewhere the lock is a no-op
     import fcntl
@@ -62,6 +76,13 @@ class JournalIndex:
     lines: int = 0
     failed: int = 0
     skipped: int = 0
+    #: Batch jobs created and not yet closed: name → its ``batch_job`` record.
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def is_record(entry: dict[str, Any]) -> bool:
+    """True for a journal record (a batch job's name, ...): not an answer."""
+    return isinstance(entry.get("journal"), str) and "image" not in entry
 
 
 class Journal:
@@ -118,6 +139,9 @@ class Journal:
                 good_end = offset
                 continue
             good_end = offset
+            if is_record(entry):
+                _index_record(index, entry)
+                continue
             key = entry.get("key")
             if entry.get("response") is not None and entry.get("error") is None and key:
                 index.answers[str(key)] = (number, start)
@@ -159,6 +183,16 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _index_record(index: JournalIndex, entry: dict[str, Any]) -> None:
+    name = entry.get("batch")
+    if not isinstance(name, str):
+        return
+    if entry["journal"] == "batch_job":
+        index.batches[name] = entry
+    elif entry["journal"] == "batch_done":
+        index.batches.pop(name, None)
 
 
 def _decode(raw: bytes) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from boxmask.batch.run import BatchOptions, ResultCollector, overlay_names, work
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job
 from boxmask.cli.common import safe_json, safe_text
 from boxmask.errors import BoxmaskError
-from boxmask.journal import Journal, answer_key, file_sha256
+from boxmask.journal import Journal, JournalIndex, answer_key, file_sha256
 from boxmask.pricing import PriceTable
 from boxmask.progress import Progress
 from boxmask.ratelimit import RateLimiter
@@ -35,6 +35,8 @@ from boxmask.ratelimit import RateLimiter
 __all__ = ["RequestPlan", "default_journal", "expand_images", "run_requests"]
 
 EXIT_INTERRUPTED = 130
+#: What the Batch API costs against the online price.
+BATCH_PRICE_FACTOR = 0.5
 #: Retries of one request after 429/5xx/timeouts/connection errors.
 MAX_RETRIES = 4
 
@@ -60,6 +62,10 @@ class RequestPlan:
     quiet: bool = False
     json_lines: bool = False
     prices: PriceTable | None = None
+    #: Run the requests as one Gemini Batch API job (half price, answers within 24 h).
+    batch: bool = False
+    #: Seconds before the first poll of a batch job (then ×1.5 per poll, 5 minutes at most).
+    poll_interval: float = 10.0
 
 
 def is_remote(image: str) -> bool:
@@ -155,29 +161,43 @@ class _Asker:
             tokens = TILE_TOKENS
         return tokens + text_tokens(self.prompt.text + (self.prompt.system_instruction or ""))
 
+    def request_args(self, image: str) -> tuple[list[Any], dict[str, Any]]:
+        """The parts and keywords of ``client.generate`` (or ``generate_request``, for
+        the Batch API) for ``image``: the same request either way."""
+        from boxmask.api.images import ImageRef
+
+        tp = self.prompt
+        part = ImageRef(image) if is_remote(image) else Path(image)
+        settings = {
+            "system_instruction": tp.system_instruction,
+            "schema": tp.schema,
+            "json_output": tp.json_output,
+            "thinking": tp.thinking,
+            "temperature": tp.temperature if self.plan.api == "generate_content" else None,
+            "upload": self.plan.upload,
+        }
+        return [tp.text, part], settings
+
+    def entry(self, image: str, sha: str | None, base: Path) -> dict[str, Any]:
+        """A journal line's fields before the answer: where, what, which model, the key."""
+        entry: dict[str, Any] = {"image": _image_field(image, base), "sha256": sha,
+                                 "model": self.plan.model, "prompt": self.prompt.text,
+                                 "options": self.options}  # fmt: skip
+        if sha:
+            entry["key"] = self.key(sha)
+        return entry
+
     def ask(self, image: str) -> Any:
         """The response to ``image``'s request, retried after 429/5xx/timeouts/connection
         errors (429s pause every worker through the limiter)."""
-        from pathlib import Path as _Path
-
-        from boxmask.api.images import ImageRef
         from boxmask.errors import ApiConnectionError, ApiTimeoutError, RateLimitError, ServerError
 
-        part = ImageRef(image) if is_remote(image) else _Path(image)
-        tp, api = self.prompt, self.plan.api
+        parts, settings = self.request_args(image)
         tokens = self.estimate_tokens(image) if self.limiter.tpm else 0
         for attempt in range(MAX_RETRIES + 1):
             self.limiter.acquire(tokens)
             try:
-                response = self.client.generate(
-                    [tp.text, part],
-                    system_instruction=tp.system_instruction,
-                    schema=tp.schema,
-                    json_output=tp.json_output,
-                    thinking=tp.thinking,
-                    temperature=tp.temperature if api == "generate_content" else None,
-                    upload=self.plan.upload,
-                )
+                response = self.client.generate(parts, **settings)
             except (RateLimitError, ServerError, ApiTimeoutError, ApiConnectionError) as exc:
                 if attempt == MAX_RETRIES:
                     raise
@@ -303,7 +323,7 @@ def run_requests(
         with make_client() as client, _sigterm_as_interrupt():
             limiter = RateLimiter(plan.rpm, plan.tpm, sleep=sleep, clock=clock)
             asker = _Asker(plan, client, limiter, sleep)
-            return _drive(plan, run, asker, index.answers, prices)
+            return _drive(plan, run, asker, index, prices)
     finally:
         journal.close()
 
@@ -312,10 +332,11 @@ def _drive(
     plan: RequestPlan,
     run: _Run,
     asker: _Asker,
-    answered: dict[str, tuple[int, int]],
+    index: JournalIndex,
     prices: PriceTable,
 ) -> int:
     journal = run.journal
+    answered = index.answers
     todo: list[tuple[str, str | None]] = []  # (image, sha256)
     reuse: list[tuple[int, int, str]] = []  # (line, offset, image)
     for image in plan.images:
@@ -331,8 +352,9 @@ def _drive(
         else:
             todo.append((image, sha))
     run.progress = progress = Progress(
-        len(plan.images), model=plan.model, prices=prices, quiet=plan.quiet
-    )
+        len(plan.images), model=plan.model, prices=prices, quiet=plan.quiet,
+        price_factor=BATCH_PRICE_FACTOR if plan.batch else 1.0,
+    )  # fmt: skip
     try:
         moved = []
         for line, offset, image in sorted(reuse):
@@ -343,7 +365,12 @@ def _drive(
                 moved.append((image, {**entry, "image": _image_field(image, run.base)}))
         for image, entry in moved:
             run.feed(journal.append(entry), entry, image, reused=True)
-        _request_all(plan, run, asker, todo)
+        if plan.batch:
+            from boxmask.request_batch import request_batch
+
+            request_batch(plan, run, asker, todo, index)
+        else:
+            _request_all(plan, run, asker, todo)
     except KeyboardInterrupt:
         run.collector.abort()
         progress.close()
@@ -375,11 +402,7 @@ def _request_all(
     stop = threading.Event()
 
     def one(image: str, sha: str | None) -> tuple[int, dict[str, Any], str]:
-        entry: dict[str, Any] = {"image": _image_field(image, run.base), "sha256": sha,
-                                 "model": plan.model, "prompt": asker.prompt.text,
-                                 "options": asker.options}  # fmt: skip
-        if sha:
-            entry["key"] = asker.key(sha)
+        entry = asker.entry(image, sha, run.base)
         started = time.time()
         try:
             if stop.is_set():
@@ -451,7 +474,11 @@ def dry_run(plan: RequestPlan) -> int:
     asker = _Asker(plan, None, RateLimiter())
     tokens = sum(asker.estimate_tokens(image) for image in plan.images)
     known = prices.knows(plan.model)
-    cost = f"~${prices.cost(plan.model, tokens, 0):.4f}" if known else "cost unknown (no price)"
+    factor = BATCH_PRICE_FACTOR if plan.batch else 1.0
+    price = prices.cost(plan.model, tokens, 0) * factor
+    cost = f"~${price:.4f}" if known else "cost unknown (no price)"
+    if known and plan.batch:
+        cost += " at the Batch API's half price"
     print(
         f"boxmask: dry run: {len(plan.images)} image(s), ~{tokens} input tokens on "
         f"{plan.model}, {cost} for the input (output tokens not estimated); nothing sent"
