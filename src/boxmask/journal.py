@@ -36,6 +36,7 @@ from boxmask.errors import BoxmaskError
 __all__ = [
     "Journal",
     "JournalError",
+    "JournalFolder",
     "JournalIndex",
     "answer_key",
     "file_sha256",
@@ -142,9 +143,9 @@ class Journal:
             if is_record(entry):
                 _index_record(index, entry)
                 continue
-            key = entry.get("key")
-            if entry.get("response") is not None and entry.get("error") is None and key:
-                index.answers[str(key)] = (number, start)
+            key = _answered_key(entry)
+            if key is not None:
+                index.answers[key] = (number, start)
             elif entry.get("error") is not None:
                 index.failed += 1
         index.lines = number
@@ -185,6 +186,14 @@ class Journal:
         self.close()
 
 
+def _answered_key(entry: dict[str, Any]) -> str | None:
+    """The reuse key of a successful answer line, else None."""
+    key = entry.get("key")
+    if entry.get("response") is not None and entry.get("error") is None and key:
+        return str(key)
+    return None
+
+
 def _index_record(index: JournalIndex, entry: dict[str, Any]) -> None:
     name = entry.get("batch")
     if not isinstance(name, str):
@@ -209,3 +218,72 @@ def _size(handle: IO[bytes]) -> int:
 
 def _warn(message: str) -> None:
     print(f"boxmask: warning: {message}; its image will be requested again", file=sys.stderr)
+
+
+class JournalFolder:
+    """A folder of journals with one writer each (the Ray request actors): every
+    ``*.jsonl`` in it is read incrementally (:meth:`refresh`: only the complete lines
+    added since the last call, never cutting another writer's file), and :meth:`append`
+    writes this writer's own file, ``answers-<random>.jsonl``, created on first use and
+    locked while open. Lines are the journal's; answers are indexed by a 16-byte digest of
+    their reuse key (memory stays small for millions of answers)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._read: dict[Path, int] = {}  # file -> bytes read (complete lines only)
+        self._answers: dict[bytes, tuple[Path, int]] = {}
+        self._own: Journal | None = None
+        self._open_lock = threading.Lock()
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+
+    def refresh(self) -> None:
+        """Index the answers written to the folder since the last call."""
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.glob("*.jsonl")):
+            start = self._read.get(path, 0)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # a line still being written waits for next time
+            offset = start
+            for raw in data[:end].splitlines(keepends=True):
+                entry = _decode(raw)
+                key = _answered_key(entry) if entry is not None else None
+                if key is not None:
+                    self._answers[self._digest(key)] = (path, offset)
+                offset += len(raw)
+            self._read[path] = start + end
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The journaled answer for ``key`` (as of the last :meth:`refresh`), or None."""
+        hit = self._answers.get(self._digest(key))
+        if hit is None:
+            return None
+        path, offset = hit
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return _decode(handle.readline())
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Write ``entry`` to this writer's own journal (flushed and fsynced)."""
+        with self._open_lock:
+            if self._own is None:
+                import uuid
+
+                own = Journal(self.folder / f"answers-{uuid.uuid4().hex[:16]}.jsonl")
+                own.open()
+                self._own = own
+        self._own.append(entry)
+
+    def close(self) -> None:
+        """Close this writer's journal (releasing its lock)."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None

@@ -135,13 +135,9 @@ class _Asker:
         limiter: RateLimiter,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        from boxmask.api import prompts
+        from boxmask.api.prompts import task_prompt
 
-        factory = {"detect": prompts.detect_prompt, "segment": prompts.segment_prompt,
-                   "point": prompts.point_prompt}[plan.task]  # fmt: skip
-        self.prompt = (
-            factory(plan.what) if plan.max_items is None else factory(plan.what, plan.max_items)
-        )
+        self.prompt = task_prompt(plan.task, plan.what, plan.max_items)
         self.plan, self.client, self.limiter, self.sleep = plan, client, limiter, sleep
         #: What changes the answer besides the image and the model.
         self.options = {"task": plan.task, "what": plan.what, "max_items": plan.max_items,
@@ -168,14 +164,7 @@ class _Asker:
 
         tp = self.prompt
         part = ImageRef(image) if is_remote(image) else Path(image)
-        settings = {
-            "system_instruction": tp.system_instruction,
-            "schema": tp.schema,
-            "json_output": tp.json_output,
-            "thinking": tp.thinking,
-            "temperature": tp.temperature if self.plan.api == "generate_content" else None,
-            "upload": self.plan.upload,
-        }
+        settings = {**tp.generate_keywords(self.plan.api), "upload": self.plan.upload}
         return [tp.text, part], settings
 
     def entry(self, image: str, sha: str | None, base: Path) -> dict[str, Any]:
