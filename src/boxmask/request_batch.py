@@ -17,7 +17,9 @@ job on the next run.
 
 from __future__ import annotations
 
+import mmap
 import sys
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -84,28 +86,31 @@ def _start_job(
     from boxmask.api.batches import request_line
 
     client = asker.client
-    lines: list[bytes] = []
     items: list[list[str | None]] = []
-    for (field, sha), image in list(waiting.items()):
-        problem = _unbatchable(image, sha)
-        request = None
-        if problem is None:
-            parts, settings = asker.request_args(image)
-            try:
-                request = client.generate_request(parts, model=plan.model, **settings)
-            except (BoxmaskError, OSError, ValueError) as exc:
-                problem = str(exc) or type(exc).__name__
-        if request is None:
-            del waiting[(field, sha)]
-            _fail(run, asker, image, sha, problem or "not sent")
-            continue
-        lines.append(request_line(str(len(items)), request))
-        items.append([field, sha])
-    if not items:
-        return None, {}
-    label = f"boxmask-{plan.task}-{len(items)}"
-    upload = client.batches.upload_requests(b"".join(lines), display_name=label + ".jsonl")
-    del lines
+    # The input goes to a temporary file beside the journal, uploaded through an mmap:
+    # memory does not grow with the number of (inline) images.
+    with tempfile.TemporaryFile(dir=run.journal.path.parent, prefix=".boxmask-batch-") as spool:
+        for (field, sha), image in list(waiting.items()):
+            problem = _unbatchable(image, sha)
+            request = None
+            if problem is None:
+                parts, settings = asker.request_args(image)
+                try:
+                    request = client.generate_request(parts, model=plan.model, **settings)
+                except (BoxmaskError, OSError, ValueError) as exc:
+                    problem = str(exc) or type(exc).__name__
+            if request is None:
+                del waiting[(field, sha)]
+                _fail(run, asker, image, sha, problem or "not sent")
+                continue
+            spool.write(request_line(str(len(items)), request))
+            items.append([field, sha])
+        if not items:
+            return None, {}
+        spool.flush()
+        label = f"boxmask-{plan.task}-{len(items)}"
+        with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            upload = client.batches.upload_requests(data, display_name=label + ".jsonl")
     job = client.batches.create(upload.name, model=plan.model, display_name=label)
     record = {"journal": "batch_job", "batch": job.name, "input_file": upload.name,
               "model": plan.model, "prompt": asker.prompt.text, "options": asker.options,

@@ -7,6 +7,7 @@ runs a flow (the client's driver), nothing of the client itself: the flows are i
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -85,8 +86,9 @@ class Batches:
         self._engine = engine
         self._run = run
 
-    def upload_requests(self, data: bytes, display_name: str | None = None) -> File:
-        """Upload a JSONL input (lines of :func:`boxmask.api.batches.request_line`)."""
+    def upload_requests(self, data: bytes | mmap.mmap, display_name: str | None = None) -> File:
+        """Upload a JSONL input (lines of :func:`boxmask.api.batches.request_line`; an
+        ``mmap`` of a file is sent chunk by chunk, never whole in memory)."""
         flow = upload_flow(
             self._engine.session,
             data,
