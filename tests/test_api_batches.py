@@ -112,3 +112,16 @@ def test_the_batch_path_does_not_need_the_google_sdk() -> None:
     )
     src = Path(__file__).resolve().parent.parent / "src"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=src)
+
+
+def test_a_results_file_larger_than_max_response_bytes_is_read(fake: FakeGemini) -> None:
+    fake.reset()
+    fake.batch_polls = 0
+    cap = 2048
+    with Client(KEY, base_url=fake.base_url, max_response_bytes=cap) as small:
+        data = b"".join(request_line(f"k{i}", _request(small, i)) for i in range(6))
+        job = small.batches.create(small.batches.upload_requests(data))
+        assert job.done and job.responses_file
+        size = len(fake.files[job.responses_file.removeprefix("files/")].data)
+        assert size > cap  # the cap of model answers does not cut the job's results
+        assert len([r for r in small.batches.results(job) if r.response]) == 6

@@ -155,36 +155,62 @@ def _finish_job(
             file=sys.stderr,
         )
         raise
-    results: dict[str, BatchResult] = {}
+    items = [i if isinstance(i, list) else [] for i in record.get("items") or []]
+    journal_item = _ItemJournal(run, asker, name, items, waiting, answered)
+    journal_item.started = float(record.get("created") or time.time())
     why = f"the batch job {name} is gone (deleted, or older than its retention)"
+    done: set[int] = set()
     if job is not None and job.state == "BATCH_STATE_SUCCEEDED":
-        results = {r.key: r for r in asker.client.batches.results(job) if r.key is not None}
         why = f"the batch job {name} returned no result for this request"
+        for result in asker.client.batches.results(job):  # journaled as they are read
+            number = int(result.key) if result.key and result.key.isdigit() else -1
+            if 0 <= number < len(items) and number not in done:
+                done.add(number)
+                journal_item(number, result, why)
     elif job is not None:
         why = f"the batch job {name} ended {job.state}" + (f": {job.error}" if job.error else "")
-    started = float(record.get("created") or time.time())
-    for number, item in enumerate(record.get("items") or []):
-        field, sha = [*item, None, None][:2] if isinstance(item, list) else (None, None)
-        if not isinstance(field, str):
-            continue
-        image = waiting.pop((field, sha), None)
-        key = asker.key(sha) if isinstance(sha, str) else None
-        if image is None and (key is None or key in answered):
-            continue  # answered already
-        result = results.get(str(number))
-        entry = _answer_entry(asker, run, image or field, sha, result, why)
-        entry.update(image=field, batch=name, started=round(started, 3),
-                     seconds=round(time.time() - started, 3))  # fmt: skip
-        line = run.journal.append(entry)
-        if key is not None and "response" in entry:
-            answered.add(key)
-        if image is not None:
-            run.feed(line, entry, image, reused=False)
-        # else: paid for but not asked for by this command: journaled, not in its outputs
+    for number in range(len(items)):
+        if number not in done:
+            journal_item(number, None, why)
     state = job.state if job is not None else "NOT_FOUND"
     run.journal.append({"journal": "batch_done", "batch": name, "state": state})
     if reattached:
         _note(plan, f"{name} {state}: its answers are journaled")
+
+
+class _ItemJournal:
+    """Journals (and feeds) the result of one request of a job, by its item number."""
+
+    def __init__(
+        self,
+        run: _Run,
+        asker: _Asker,
+        name: str,
+        items: list[list[Any]],
+        waiting: dict[tuple[str, str | None], str],
+        answered: set[str],
+    ) -> None:
+        self.run, self.asker, self.name, self.items = run, asker, name, items
+        self.waiting, self.answered = waiting, answered
+        self.started = time.time()
+
+    def __call__(self, number: int, result: BatchResult | None, why: str) -> None:
+        field, sha = [*self.items[number], None, None][:2]
+        if not isinstance(field, str):
+            return
+        image = self.waiting.pop((field, sha), None)
+        key = self.asker.key(sha) if isinstance(sha, str) else None
+        if image is None and (key is None or key in self.answered):
+            return  # answered already
+        entry = _answer_entry(self.asker, self.run, image or field, sha, result, why)
+        entry.update(image=field, batch=self.name, started=round(self.started, 3),
+                     seconds=round(time.time() - self.started, 3))  # fmt: skip
+        line = self.run.journal.append(entry)
+        if key is not None and "response" in entry:
+            self.answered.add(key)
+        if image is not None:
+            self.run.feed(line, entry, image, reused=False)
+        # else: paid for but not asked for by this command: journaled, not in its outputs
 
 
 def _answer_entry(

@@ -22,6 +22,7 @@ in the ``x-goog-api-key`` header, never in a message).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from boxmask.api.http import Session, call
 from boxmask.api.transport import Flow, HttpCall
 
 __all__ = [
+    "MAX_RESULTS_BYTES",
     "TERMINAL_STATES",
     "BatchJob",
     "BatchResult",
@@ -42,6 +44,9 @@ __all__ = [
     "read_results",
     "request_line",
 ]
+
+#: The largest results file read (bytes): the Batch API's own 2 GB input limit.
+MAX_RESULTS_BYTES = 2 * 1000 * 1000 * 1000
 
 #: The states a job ends in (``BATCH_STATE_*``; the SDK shows them as ``JOB_STATE_*``).
 TERMINAL_STATES = frozenset(
@@ -182,6 +187,7 @@ def download_flow(session: Session, name_or_uri: str) -> Flow[bytes]:
         session.url(f"/download/v1beta/{name}:download"),
         session.headers(),
         params={"alt": "media"},
+        max_body=MAX_RESULTS_BYTES,
     )
     reply, _ = yield from call(session, request, f"download of {name}", decode=False)
     return reply.body
@@ -197,7 +203,7 @@ def _error_text(error: Any) -> str:
 def read_results(data: bytes) -> Iterator[BatchResult]:
     """The lines of a results file; a line that is not a JSON object is a result without
     a key (reported by the caller, never an exception)."""
-    for number, raw in enumerate(data.splitlines(), start=1):
+    for number, raw in enumerate(io.BytesIO(data), start=1):  # lazily, line by line
         if not raw.strip():
             continue
         try:

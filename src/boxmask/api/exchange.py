@@ -49,7 +49,8 @@ _RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.Remote
 
 @dataclass(frozen=True)
 class HttpCall:
-    """One HTTP request. ``timeout``: seconds for the whole exchange (None: the client's)."""
+    """One HTTP request. ``timeout``: seconds for the whole exchange (None: the client's);
+    ``max_body``: bytes of answer body accepted (None: the client's ``max_response_bytes``)."""
 
     method: str
     url: str
@@ -58,6 +59,7 @@ class HttpCall:
     params: Mapping[str, str] | None = None
     timeout: float | None = None
     follow_redirects: bool = False  # only for key-less downloads: never re-send the key
+    max_body: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,10 @@ class _Progress:
 
 def _deadline(op: HttpCall, limits: Limits) -> float | None:
     return limits.timeout if op.timeout is None else op.timeout
+
+
+def _max_body(op: HttpCall, limits: Limits) -> int:
+    return limits.max_body if op.max_body is None else op.max_body
 
 
 def _too_large(op: HttpCall, limit: int, status: int, declared: bool) -> ResponseTooLargeError:
@@ -178,7 +184,8 @@ def _fetch_sync(
         raise _redirects(op, exc) from None
     try:
         progress.headers = True
-        _check_declared(op, response, limits.max_body)
+        cap = _max_body(op, limits)
+        _check_declared(op, response, cap)
         chunks: list[bytes] = []
         total = 0
         for chunk in response.iter_bytes():
@@ -186,8 +193,8 @@ def _fetch_sync(
                 return None  # the caller gave up at the deadline
             total += len(chunk)
             progress.body_bytes = total
-            if total > limits.max_body:
-                raise _too_large(op, limits.max_body, response.status_code, declared=False)
+            if total > cap:
+                raise _too_large(op, cap, response.status_code, declared=False)
             chunks.append(chunk)
     except _RETRYABLE_TRANSPORT as exc:
         return TransportFailure(exc)
@@ -237,14 +244,15 @@ async def _fetch_async(
         raise _redirects(op, exc) from None
     try:
         progress.headers = True
-        _check_declared(op, response, limits.max_body)
+        cap = _max_body(op, limits)
+        _check_declared(op, response, cap)
         chunks: list[bytes] = []
         total = 0
         async for chunk in response.aiter_bytes():
             total += len(chunk)
             progress.body_bytes = total
-            if total > limits.max_body:
-                raise _too_large(op, limits.max_body, response.status_code, declared=False)
+            if total > cap:
+                raise _too_large(op, cap, response.status_code, declared=False)
             chunks.append(chunk)
     except _RETRYABLE_TRANSPORT as exc:
         return TransportFailure(exc)
