@@ -141,6 +141,7 @@ def test_model_text_cannot_drive_the_terminal(
     answer_file.write_text(answer)
     monkeypatch.setenv("GEMINI_API_KEY", "stub-key")
     monkeypatch.setenv("BOXMASK_BASE_URL", stub.url)
+    monkeypatch.chdir(tmp_path)  # the request journal's default place is the working folder
     api = ["--api", "generate_content"]
     runs = [
         ["detect", str(image), "cups", *api],
