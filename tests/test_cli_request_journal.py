@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from boxmask.api import Client
+from boxmask.batch.run import BatchOptions
 from boxmask.cli.main import main
 from boxmask.journal import Journal
+from boxmask.request_run import RequestPlan, run_requests
 from boxmask.testing.scenes import make_scene
 from boxmask.testing.server import FakeGemini
 
@@ -212,3 +215,58 @@ def test_interrupt_and_resume_pay_each_image_once(tmp_path: Path) -> None:
     offline = tmp_path / "offline.json"
     assert main(["convert", "--manifest", str(journal), "--coco", str(offline), "--quiet"]) == 0
     assert offline.read_bytes() == (tmp_path / "out.json").read_bytes()
+
+
+class _Clock:
+    """A clock that moves only when the run sleeps (records every wait, in seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _plan(tmp_path: Path, images: list[str], **fields: object) -> RequestPlan:
+    return RequestPlan(
+        task="detect",
+        what="shapes",
+        images=images,
+        journal=tmp_path / "answers.jsonl",
+        outputs=BatchOptions(coco=tmp_path / "out.json"),
+        model="gemini-2.5-flash",
+        quiet=True,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_the_run_waits_as_the_server_asks(env: FakeGemini, tmp_path: Path) -> None:
+    """Retry-After (seconds) and retry-after-ms are honoured by the run's own retry loop:
+    a 503 waits that long on its worker, a 429 pauses every worker that long."""
+    images = [str(p) for p in _images(tmp_path / "photos", 1)]
+    env.add_fault("status", status=503, retry_after=7, times=1)
+    env.add_fault("status", status=429, retry_after_ms=1500, times=1)
+    clock = _Clock()
+    client = Client(base_url=env.base_url, max_retries=0)
+    code = run_requests(_plan(tmp_path, images), lambda: client, sleep=clock.sleep, clock=clock)
+    assert code == 0
+    assert len(env.model_requests()) == 3
+    assert 7.0 in clock.sleeps and 1.5 in clock.sleeps
+
+
+def test_a_wait_longer_than_the_cap_is_a_failed_line_saying_so(
+    env: FakeGemini, tmp_path: Path
+) -> None:
+    images = [str(p) for p in _images(tmp_path / "photos", 1)]
+    env.add_fault("status", status=429, retry_after=3600, times=1)
+    clock = _Clock()
+    client = Client(base_url=env.base_url, max_retries=0)
+    code = run_requests(_plan(tmp_path, images), lambda: client, sleep=clock.sleep, clock=clock)
+    assert code == 1 and clock.sleeps == [] and len(env.model_requests()) == 1
+    (line,) = _lines(tmp_path / "answers.jsonl")
+    assert "asks to wait 3600 s" in str(line["error"])

@@ -424,3 +424,64 @@ def test_a_task_whose_worker_keeps_dying_stops_the_run_with_a_clear_error(
     assert "failed 3 times (WorkerCrashedError" in str(error)
     assert "\n" not in str(error) and "rows after them were not converted" in str(error)
     assert not (tmp_path / "c.json").exists()
+
+
+def test_request_stage_journals_and_a_rerun_requests_only_the_missing(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """Each answer is journaled (one file per actor) before conversion; a run on the same
+    folder reuses them: the fake counts every request it answered."""
+    from boxmask.cli.main import main
+    from boxmask.testing.scenes import make_scene
+    from boxmask.testing.server import FakeGemini
+
+    paths = []
+    for i in range(8):
+        path = tmp_path / f"scene{i}.png"
+        path.write_bytes(make_scene(40 + i, n_shapes=1 + i % 2).encode("PNG"))
+        paths.append(str(path))
+    journal = tmp_path / "journal"
+    key = "ray-journal-key"
+    encoded = [base64.b64encode(Path(p).read_bytes()).decode() for p in paths]
+    marker = next(  # a piece of image 5's base64 that no other request holds
+        piece
+        for start in range(0, len(encoded[5]) - 40, 8)
+        if not any((piece := encoded[5][start : start + 40]) in other for other in encoded[:5])
+        and not any(piece in other for other in encoded[6:])
+    )
+
+    def run(images: list[str], out: str) -> Any:
+        answers = request_answers(
+            images, "the shapes", task="detect", actors=2, in_flight=2, batch_size=2,
+            api_key=key, base_url=server.base_url, max_retries=0, journal=journal,
+        )  # fmt: skip
+        return convert_dataset(answers, tmp_path / out)
+
+    with FakeGemini(api_keys=[key]) as server:
+        first = run(paths[:4], "half")  # as if the run died after half the images
+        assert len(server.model_requests()) == 4 and first.failed == 0
+        server.add_fault("status", status=400, message="bad image", match=marker)
+        second = run(paths, "all")
+        assert len(server.model_requests()) == 8  # only the 4 missing ones
+        errors = [f.get("error") for f in second.to_dict()["files"]]
+        assert second.failed == 1 and "bad image" in str(errors[5]), errors
+        third = run(paths, "again")
+        assert len(server.model_requests()) == 9  # only the failed one, retried
+        assert third.failed == 0
+        assert run(paths, "once_more").failed == 0
+        assert len(server.model_requests()) == 9  # nothing: every image is answered
+    again = (tmp_path / "again" / "coco.json").read_bytes()
+    assert (tmp_path / "once_more" / "coco.json").read_bytes() == again
+    shards = sorted(journal.glob("answers-*.jsonl"))
+    assert len(shards) >= 3  # one per actor that answered something
+    lines = [json.loads(line) for shard in shards for line in shard.read_text().splitlines()]
+    answered = [line for line in lines if "response" in line]
+    assert len(answered) == 8 and sum("error" in line for line in lines) == 1
+    assert all(line["sha256"] and line["key"] for line in answered)
+    assert not any(key in shard.read_text() for shard in shards)
+    # The journal is a convert --manifest input: the answered images give the annotations.
+    merged = journal / "merged.manifest"
+    merged.write_text("".join(json.dumps(line) + "\n" for line in answered))
+    offline = tmp_path / "offline.json"
+    assert main(["convert", "--manifest", str(merged), "--coco", str(offline), "--quiet"]) == 0
+    assert len(json.loads(offline.read_text())["annotations"]) == third.annotations

@@ -162,3 +162,21 @@ def test_a_429_pauses_every_worker_and_grows() -> None:
     limiter.acquire()
     limiter.succeeded()
     assert limiter.back_off() <= 1.0
+
+
+def test_batch_records_are_indexed_and_skipped_as_answers(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    job = {"journal": "batch_job", "batch": "batches/a", "items": [["x.png", "s"]]}
+    with Journal(path) as journal:
+        journal.open()
+        journal.append(job)
+        journal.append({**job, "batch": "batches/b"})
+        journal.append(_entry("k1"))
+        journal.append({"journal": "batch_done", "batch": "batches/a", "state": "X"})
+        journal.append({"journal": "some_future_kind"})
+    with Journal(path) as journal:
+        index = journal.open()
+    assert list(index.batches) == ["batches/b"] and index.batches["batches/b"]["items"]
+    assert set(index.answers) == {"k1"} and index.failed == 0 and index.skipped == 0
+    jobs = list(jobs_from_manifest(path))  # convert --manifest skips the records
+    assert len(jobs) == 1 and jobs[0].error is None and jobs[0].source.endswith(":3")

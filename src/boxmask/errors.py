@@ -59,7 +59,11 @@ class ExportError(BoxmaskError):
 
 
 class ApiError(BoxmaskError):
-    """A call to the Gemini API failed. ``status_code`` is the HTTP status when there was one."""
+    """A call to the Gemini API failed. ``status_code`` is the HTTP status when there was one;
+    ``retry_after`` the wait in seconds the service asked for (``retry-after-ms``,
+    ``Retry-After`` or ``RetryInfo``), None when it gave none."""
+
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         self.status_code = status_code

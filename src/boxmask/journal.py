@@ -8,6 +8,13 @@ absolute, ``response`` the raw API JSON) plus what a rerun needs to reuse it: th
 request is a line with ``error`` and no ``response`` (convert reports it as a failed row).
 The API key is never written.
 
+Besides answers, the journal holds *records*: lines with a ``"journal"`` kind and no
+``image``, which are not answers (``convert --manifest`` and resume skip them). A
+``{"journal": "batch_job", "batch": "batches/ID", "items": [[image, sha256], ...], ...}``
+record is written the moment a Batch API job is created, so that a rerun reattaches to
+it instead of paying again; ``{"journal": "batch_done", "batch": ...}`` closes it once its
+results are journaled.
+
 One process at a time: :meth:`Journal.open` takes an exclusive ``fcntl`` lock on the file
 and refuses a second run. A torn last line (the machine died mid-write) is cut off with a
 warning, so that its image is requested again and the file stays a valid manifest.
@@ -20,13 +27,21 @@ import json
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from boxmask.errors import BoxmaskError
 
-__all__ = ["Journal", "JournalError", "JournalIndex", "answer_key", "file_sha256"]
+__all__ = [
+    "Journal",
+    "JournalError",
+    "JournalFolder",
+    "JournalIndex",
+    "answer_key",
+    "file_sha256",
+    "is_record",
+]
 
 try:  # POSIX; elsewhere the lock is a no-op
     import fcntl
@@ -62,6 +77,13 @@ class JournalIndex:
     lines: int = 0
     failed: int = 0
     skipped: int = 0
+    #: Batch jobs created and not yet closed: name → its ``batch_job`` record.
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def is_record(entry: dict[str, Any]) -> bool:
+    """True for a journal record (a batch job's name, ...): not an answer."""
+    return isinstance(entry.get("journal"), str) and "image" not in entry
 
 
 class Journal:
@@ -118,9 +140,12 @@ class Journal:
                 good_end = offset
                 continue
             good_end = offset
-            key = entry.get("key")
-            if entry.get("response") is not None and entry.get("error") is None and key:
-                index.answers[str(key)] = (number, start)
+            if is_record(entry):
+                _index_record(index, entry)
+                continue
+            key = _answered_key(entry)
+            if key is not None:
+                index.answers[key] = (number, start)
             elif entry.get("error") is not None:
                 index.failed += 1
         index.lines = number
@@ -161,6 +186,24 @@ class Journal:
         self.close()
 
 
+def _answered_key(entry: dict[str, Any]) -> str | None:
+    """The reuse key of a successful answer line, else None."""
+    key = entry.get("key")
+    if entry.get("response") is not None and entry.get("error") is None and key:
+        return str(key)
+    return None
+
+
+def _index_record(index: JournalIndex, entry: dict[str, Any]) -> None:
+    name = entry.get("batch")
+    if not isinstance(name, str):
+        return
+    if entry["journal"] == "batch_job":
+        index.batches[name] = entry
+    elif entry["journal"] == "batch_done":
+        index.batches.pop(name, None)
+
+
 def _decode(raw: bytes) -> dict[str, Any] | None:
     try:
         entry = json.loads(raw)
@@ -175,3 +218,72 @@ def _size(handle: IO[bytes]) -> int:
 
 def _warn(message: str) -> None:
     print(f"boxmask: warning: {message}; its image will be requested again", file=sys.stderr)
+
+
+class JournalFolder:
+    """A folder of journals with one writer each (the Ray request actors): every
+    ``*.jsonl`` in it is read incrementally (:meth:`refresh`: only the complete lines
+    added since the last call, never cutting another writer's file), and :meth:`append`
+    writes this writer's own file, ``answers-<random>.jsonl``, created on first use and
+    locked while open. Lines are the journal's; answers are indexed by a 16-byte digest of
+    their reuse key (memory stays small for millions of answers)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._read: dict[Path, int] = {}  # file -> bytes read (complete lines only)
+        self._answers: dict[bytes, tuple[Path, int]] = {}
+        self._own: Journal | None = None
+        self._open_lock = threading.Lock()
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+
+    def refresh(self) -> None:
+        """Index the answers written to the folder since the last call."""
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.glob("*.jsonl")):
+            start = self._read.get(path, 0)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # a line still being written waits for next time
+            offset = start
+            for raw in data[:end].splitlines(keepends=True):
+                entry = _decode(raw)
+                key = _answered_key(entry) if entry is not None else None
+                if key is not None:
+                    self._answers[self._digest(key)] = (path, offset)
+                offset += len(raw)
+            self._read[path] = start + end
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The journaled answer for ``key`` (as of the last :meth:`refresh`), or None."""
+        hit = self._answers.get(self._digest(key))
+        if hit is None:
+            return None
+        path, offset = hit
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return _decode(handle.readline())
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Write ``entry`` to this writer's own journal (flushed and fsynced)."""
+        with self._open_lock:
+            if self._own is None:
+                import uuid
+
+                own = Journal(self.folder / f"answers-{uuid.uuid4().hex[:16]}.jsonl")
+                own.open()
+                self._own = own
+        self._own.append(entry)
+
+    def close(self) -> None:
+        """Close this writer's journal (releasing its lock)."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None

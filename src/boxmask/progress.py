@@ -27,8 +27,10 @@ class Progress:
         quiet: bool = False,
         interval: float = 5.0,
         stream: TextIO | None = None,
+        price_factor: float = 1.0,
     ) -> None:
         self.total, self.model, self.prices = total, model, prices
+        self.price_factor = price_factor  # 0.5 for the Batch API
         self.stream = stream or sys.stderr
         self.quiet, self.interval = quiet, interval
         self.done = self.failed = self.reused = self.requested = 0
@@ -43,7 +45,8 @@ class Progress:
 
     @property
     def cost(self) -> float:
-        return self.prices.cost(self.model, self.input_tokens, self.output_tokens)
+        cost = self.prices.cost(self.model, self.input_tokens, self.output_tokens)
+        return cost * self.price_factor
 
     def update(self, *, ok: bool, usage: Any = None, reused: bool = False) -> None:
         """One image done (answered now or by the journal, or failed)."""
@@ -69,6 +72,14 @@ class Progress:
             f"{self.failed} failed, {self.input_tokens} in / {self.output_tokens} out "
             f"tokens, {cost}"
         )
+
+    def note(self, text: str) -> None:
+        """A state line (a batch job's state): the bar's description on a terminal,
+        else one line on the stream; nothing with ``quiet``."""
+        if self._bar is not None:
+            self._bar.set_description_str(text)
+        elif not self.quiet:
+            print(f"boxmask: {text}", file=self.stream)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -26,7 +26,7 @@ from boxmask.batch.jobs import IMAGE_SUFFIXES, job_from_entry
 from boxmask.batch.run import BatchOptions, ResultCollector, overlay_names, worker_options
 from boxmask.batch.worker import JobResult, WorkerOptions, convert_job
 from boxmask.errors import BoxmaskError
-from boxmask.journal import Journal, answer_key, file_sha256
+from boxmask.journal import Journal, JournalIndex, answer_key, file_sha256
 from boxmask.pricing import PriceTable
 from boxmask.progress import Progress
 from boxmask.ratelimit import RateLimiter
@@ -35,6 +35,8 @@ from boxmask.terminal import safe_json, safe_text
 __all__ = ["RequestPlan", "default_journal", "expand_images", "run_requests"]
 
 EXIT_INTERRUPTED = 130
+#: What the Batch API costs against the online price.
+BATCH_PRICE_FACTOR = 0.5
 #: Retries of one request after 429/5xx/timeouts/connection errors.
 MAX_RETRIES = 4
 
@@ -60,6 +62,10 @@ class RequestPlan:
     quiet: bool = False
     json_lines: bool = False
     prices: PriceTable | None = None
+    #: Run the requests as one Gemini Batch API job (half price, answers within 24 h).
+    batch: bool = False
+    #: Seconds before the first poll of a batch job (then ×1.5 per poll, 5 minutes at most).
+    poll_interval: float = 10.0
 
 
 def is_remote(image: str) -> bool:
@@ -122,15 +128,17 @@ def default_journal(options: BatchOptions) -> Path:
 class _Asker:
     """Sends one image's request with the task's prompt; shared backoff on 429."""
 
-    def __init__(self, plan: RequestPlan, client: Any, limiter: RateLimiter) -> None:
-        from boxmask.api import prompts
+    def __init__(
+        self,
+        plan: RequestPlan,
+        client: Any,
+        limiter: RateLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from boxmask.api.prompts import task_prompt
 
-        factory = {"detect": prompts.detect_prompt, "segment": prompts.segment_prompt,
-                   "point": prompts.point_prompt}[plan.task]  # fmt: skip
-        self.prompt = (
-            factory(plan.what) if plan.max_items is None else factory(plan.what, plan.max_items)
-        )
-        self.plan, self.client, self.limiter = plan, client, limiter
+        self.prompt = task_prompt(plan.task, plan.what, plan.max_items)
+        self.plan, self.client, self.limiter, self.sleep = plan, client, limiter, sleep
         #: What changes the answer besides the image and the model.
         self.options = {"task": plan.task, "what": plan.what, "max_items": plan.max_items,
                         "api": plan.api}  # fmt: skip
@@ -149,47 +157,64 @@ class _Asker:
             tokens = TILE_TOKENS
         return tokens + text_tokens(self.prompt.text + (self.prompt.system_instruction or ""))
 
-    def ask(self, image: str) -> Any:
-        from pathlib import Path as _Path
-
+    def request_args(self, image: str) -> tuple[list[Any], dict[str, Any]]:
+        """The parts and keywords of ``client.generate`` (or ``generate_request``, for
+        the Batch API) for ``image``: the same request either way."""
         from boxmask.api.images import ImageRef
-        from boxmask.api.retry import RetryPolicy
-        from boxmask.errors import (
-            ApiConnectionError,
-            ApiTimeoutError,
-            RateLimitError,
-            ServerError,
-        )
 
-        part = ImageRef(image) if is_remote(image) else _Path(image)
-        tp, api = self.prompt, self.plan.api
+        tp = self.prompt
+        part = ImageRef(image) if is_remote(image) else Path(image)
+        settings = {**tp.generate_keywords(self.plan.api), "upload": self.plan.upload}
+        return [tp.text, part], settings
+
+    def entry(self, image: str, sha: str | None, base: Path) -> dict[str, Any]:
+        """A journal line's fields before the answer: where, what, which model, the key."""
+        entry: dict[str, Any] = {"image": _image_field(image, base), "sha256": sha,
+                                 "model": self.plan.model, "prompt": self.prompt.text,
+                                 "options": self.options}  # fmt: skip
+        if sha:
+            entry["key"] = self.key(sha)
+        return entry
+
+    def ask(self, image: str) -> Any:
+        """The response to ``image``'s request, retried after 429/5xx/timeouts/connection
+        errors (429s pause every worker through the limiter)."""
+        from boxmask.errors import ApiConnectionError, ApiTimeoutError, RateLimitError, ServerError
+
+        parts, settings = self.request_args(image)
         tokens = self.estimate_tokens(image) if self.limiter.tpm else 0
-        policy = RetryPolicy()
         for attempt in range(MAX_RETRIES + 1):
             self.limiter.acquire(tokens)
             try:
-                response = self.client.generate(
-                    [tp.text, part],
-                    system_instruction=tp.system_instruction,
-                    schema=tp.schema,
-                    json_output=tp.json_output,
-                    thinking=tp.thinking,
-                    temperature=tp.temperature if api == "generate_content" else None,
-                    upload=self.plan.upload,
-                )
-            except RateLimitError:
+                response = self.client.generate(parts, **settings)
+            except (RateLimitError, ServerError, ApiTimeoutError, ApiConnectionError) as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                self.limiter.back_off()
-                continue
-            except (ServerError, ApiTimeoutError, ApiConnectionError):
-                if attempt == MAX_RETRIES:
-                    raise
-                time.sleep(policy.backoff(attempt))
+                self.wait_before_retry(exc, attempt)
                 continue
             self.limiter.succeeded()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def wait_before_retry(self, error: Any, attempt: int) -> None:
+        """Wait as the server asked (``error.retry_after``: ``retry-after-ms``,
+        ``Retry-After`` or ``RetryInfo``, read by :func:`boxmask.api.retry.retry_hint`),
+        else back off exponentially. A 429 pauses every worker (the limiter); a hint
+        longer than the policy's ``max_delay`` is not waited for: the error is raised."""
+        from boxmask.errors import RateLimitError
+
+        hint = error.retry_after
+        policy = self.limiter.policy
+        if hint is not None and hint > policy.max_delay:
+            error.args = (
+                f"{error.args[0]} The server asks to wait {hint:.0f} s, longer than "
+                f"{policy.max_delay:.0f} s: run the same command again after that.",
+            )
+            raise error
+        if isinstance(error, RateLimitError):
+            self.limiter.back_off(hint)
+        else:
+            self.sleep(hint if hint is not None else policy.backoff(attempt))
 
 
 def _image_field(image: str, base: Path) -> str:
@@ -266,8 +291,16 @@ def _items(result: JobResult) -> list[dict[str, Any]]:
     return items
 
 
-def run_requests(plan: RequestPlan, make_client: Callable[[], Any]) -> int:
-    """Run ``plan``; the exit code (0 all answered, 1 some failed, 130 interrupted)."""
+def run_requests(
+    plan: RequestPlan,
+    make_client: Callable[[], Any],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run ``plan``; the exit code (0 all answered, 1 some failed, 130 interrupted).
+    ``sleep(seconds)`` is how the run waits (backoff, budgets, batch polls) and ``clock()``
+    its monotonic time in seconds (both replaceable in tests)."""
     prices = plan.prices or PriceTable.load()
     journal = Journal(plan.journal)
     index = journal.open()
@@ -277,8 +310,9 @@ def run_requests(plan: RequestPlan, make_client: Callable[[], Any]) -> int:
         if not plan.quiet:
             print(f"boxmask: journal: {plan.journal}", file=sys.stderr)
         with make_client() as client, _sigterm_as_interrupt():
-            asker = _Asker(plan, client, RateLimiter(plan.rpm, plan.tpm))
-            return _drive(plan, run, asker, index.answers, prices)
+            limiter = RateLimiter(plan.rpm, plan.tpm, sleep=sleep, clock=clock)
+            asker = _Asker(plan, client, limiter, sleep)
+            return _drive(plan, run, asker, index, prices)
     finally:
         journal.close()
 
@@ -287,10 +321,11 @@ def _drive(
     plan: RequestPlan,
     run: _Run,
     asker: _Asker,
-    answered: dict[str, tuple[int, int]],
+    index: JournalIndex,
     prices: PriceTable,
 ) -> int:
     journal = run.journal
+    answered = index.answers
     todo: list[tuple[str, str | None]] = []  # (image, sha256)
     reuse: list[tuple[int, int, str]] = []  # (line, offset, image)
     for image in plan.images:
@@ -306,8 +341,9 @@ def _drive(
         else:
             todo.append((image, sha))
     run.progress = progress = Progress(
-        len(plan.images), model=plan.model, prices=prices, quiet=plan.quiet
-    )
+        len(plan.images), model=plan.model, prices=prices, quiet=plan.quiet,
+        price_factor=BATCH_PRICE_FACTOR if plan.batch else 1.0,
+    )  # fmt: skip
     try:
         moved = []
         for line, offset, image in sorted(reuse):
@@ -318,7 +354,12 @@ def _drive(
                 moved.append((image, {**entry, "image": _image_field(image, run.base)}))
         for image, entry in moved:
             run.feed(journal.append(entry), entry, image, reused=True)
-        _request_all(plan, run, asker, todo)
+        if plan.batch:
+            from boxmask.request_batch import request_batch
+
+            request_batch(plan, run, asker, todo, index)
+        else:
+            _request_all(plan, run, asker, todo)
     except KeyboardInterrupt:
         run.collector.abort()
         progress.close()
@@ -350,11 +391,7 @@ def _request_all(
     stop = threading.Event()
 
     def one(image: str, sha: str | None) -> tuple[int, dict[str, Any], str]:
-        entry: dict[str, Any] = {"image": _image_field(image, run.base), "sha256": sha,
-                                 "model": plan.model, "prompt": asker.prompt.text,
-                                 "options": asker.options}  # fmt: skip
-        if sha:
-            entry["key"] = asker.key(sha)
+        entry = asker.entry(image, sha, run.base)
         started = time.time()
         try:
             if stop.is_set():
@@ -426,7 +463,11 @@ def dry_run(plan: RequestPlan) -> int:
     asker = _Asker(plan, None, RateLimiter())
     tokens = sum(asker.estimate_tokens(image) for image in plan.images)
     known = prices.knows(plan.model)
-    cost = f"~${prices.cost(plan.model, tokens, 0):.4f}" if known else "cost unknown (no price)"
+    factor = BATCH_PRICE_FACTOR if plan.batch else 1.0
+    price = prices.cost(plan.model, tokens, 0) * factor
+    cost = f"~${price:.4f}" if known else "cost unknown (no price)"
+    if known and plan.batch:
+        cost += " at the Batch API's half price"
     print(
         f"boxmask: dry run: {len(plan.images)} image(s), ~{tokens} input tokens on "
         f"{plan.model}, {cost} for the input (output tokens not estimated); nothing sent"

@@ -17,7 +17,7 @@ from boxmask.api.async_client import AsyncClient
 from boxmask.api.base import USER_AGENT, ClientBase, parts_to_items, task_options
 from boxmask.api.batch import Outcome, map_threads
 from boxmask.api.defaults import DEFAULT_MODEL
-from boxmask.api.facades import Files
+from boxmask.api.facades import Batches, Files
 from boxmask.api.options import ClientOptions, TaskOptions
 from boxmask.api.tasks import Response
 from boxmask.api.transport import Flow, Limits, run_sync
@@ -74,6 +74,7 @@ class Client(ClientBase):
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
         self.files = Files(self._engine, self._run)
+        self.batches = Batches(self._engine, self._run)
 
     def _run(self, flow: Flow[T]) -> T:
         return run_sync(flow, self._http, self._limits)
@@ -190,18 +191,40 @@ class Client(ClientBase):
         :class:`~boxmask.api.tasks.Response`; never raises for truncation (see
         ``.truncated``).
         """
-        settings = GenerationSettings(
-            system_instruction=system_instruction,
-            schema=schema,
-            json_output=schema is not None if json_output is None else json_output,
-            thinking=thinking,
-            media_resolution=media_resolution,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-        )
+        settings = _settings(
+            system_instruction, schema, json_output, thinking, media_resolution,
+            max_output_tokens, temperature,
+        )  # fmt: skip
         return self._run(
             self._engine.generate(parts_to_items(parts), settings, model=model, upload=upload)
         )
+
+    def generate_request(
+        self,
+        parts: Any,
+        *,
+        system_instruction: str | None = None,
+        schema: dict[str, Any] | None = None,
+        json_output: bool | None = None,
+        thinking: Thinking | None = None,
+        media_resolution: str | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+        model: str | None = None,
+        upload: bool | None = None,
+    ) -> dict[str, Any]:
+        """The ``generateContent`` request :meth:`generate` sends on
+        ``api="generate_content"``, as a dict, without calling the model (images go inline
+        or are uploaded as ``upload`` decides): a Batch API input line's ``request``
+        (see :class:`~boxmask.api.facades.Batches`)."""
+        settings = _settings(
+            system_instruction, schema, json_output, thinking, media_resolution,
+            max_output_tokens, temperature,
+        )  # fmt: skip
+        flow = self._engine.request_body(
+            parts_to_items(parts), settings, model=model, upload=upload
+        )
+        return self._run(flow)
 
     def map(
         self, function: Callable[[T], R], items: Iterable[T], *, concurrency: int = 8
@@ -210,3 +233,23 @@ class Client(ClientBase):
         client's connections. Results keep the input order; a failure is recorded in
         its :class:`~boxmask.api.batch.Outcome` and the rest go on."""
         return map_threads(function, items, concurrency)
+
+
+def _settings(
+    system_instruction: str | None,
+    schema: dict[str, Any] | None,
+    json_output: bool | None,
+    thinking: Thinking | None,
+    media_resolution: str | None,
+    max_output_tokens: int | None,
+    temperature: float | None,
+) -> GenerationSettings:
+    return GenerationSettings(
+        system_instruction=system_instruction,
+        schema=schema,
+        json_output=schema is not None if json_output is None else json_output,
+        thinking=thinking,
+        media_resolution=media_resolution,
+        max_output_tokens=max_output_tokens,
+        temperature=temperature,
+    )

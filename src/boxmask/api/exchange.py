@@ -49,7 +49,8 @@ _RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.Remote
 
 @dataclass(frozen=True)
 class HttpCall:
-    """One HTTP request. ``timeout``: seconds for the whole exchange (None: the client's)."""
+    """One HTTP request. ``timeout``: seconds for the whole exchange (None: the client's);
+    ``max_body``: bytes of answer body accepted (None: the client's ``max_response_bytes``)."""
 
     method: str
     url: str
@@ -58,6 +59,7 @@ class HttpCall:
     params: Mapping[str, str] | None = None
     timeout: float | None = None
     follow_redirects: bool = False  # only for key-less downloads: never re-send the key
+    max_body: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ def _deadline(op: HttpCall, limits: Limits) -> float | None:
     return limits.timeout if op.timeout is None else op.timeout
 
 
+def _max_body(op: HttpCall, limits: Limits) -> int:
+    return limits.max_body if op.max_body is None else op.max_body
+
+
 def _too_large(op: HttpCall, limit: int, status: int, declared: bool) -> ResponseTooLargeError:
     how = "declares a body" if declared else "sent a body"
     return ResponseTooLargeError(
@@ -148,7 +154,8 @@ class _Body:
     def __init__(
         self, op: HttpCall, limits: Limits, progress: _Progress, response: httpx.Response
     ) -> None:
-        self.op, self.limit, self.progress, self.response = op, limits.max_body, progress, response
+        self.op, self.progress, self.response = op, progress, response
+        self.limit = _max_body(op, limits)
         self.chunks: list[bytes] = []
         progress.headers = True
         declared = response.headers.get("content-length", "")

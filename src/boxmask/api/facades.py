@@ -7,14 +7,17 @@ runs a flow (the client's driver), nothing of the client itself: the flows are i
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, Protocol, TypeVar
 
-from boxmask.api.files import File, delete_flow, file_name, get_flow, list_page_flow
+from boxmask.api import batches
+from boxmask.api.batches import BatchJob, BatchResult
+from boxmask.api.files import File, delete_flow, file_name, get_flow, list_page_flow, upload_flow
 from boxmask.api.tasks import Engine
 from boxmask.api.transport import Flow
 
-__all__ = ["AsyncFiles", "AsyncRunner", "Files", "SyncRunner"]
+__all__ = ["AsyncFiles", "AsyncRunner", "Batches", "Files", "SyncRunner"]
 
 T = TypeVar("T")
 
@@ -70,6 +73,55 @@ class Files:
         """Delete the file (and forget it in the upload cache)."""
         self._run(delete_flow(self._engine.session, name_or_uri))
         self._engine.forget_file(file_name(name_or_uri))
+
+
+class Batches:
+    """``client.batches``: the Gemini Batch API (synchronous; see :mod:`boxmask.api.batches`).
+
+    ``upload_requests`` then ``create`` start a job, ``get`` polls it, ``results`` reads
+    a succeeded job's answers, ``cancel`` ends it.
+    """
+
+    def __init__(self, engine: Engine, run: SyncRunner) -> None:
+        self._engine = engine
+        self._run = run
+
+    def upload_requests(self, data: bytes | mmap.mmap, display_name: str | None = None) -> File:
+        """Upload a JSONL input (lines of :func:`boxmask.api.batches.request_line`; an
+        ``mmap`` of a file is sent chunk by chunk, never whole in memory)."""
+        flow = upload_flow(
+            self._engine.session,
+            data,
+            mime_type="application/jsonl",
+            display_name=display_name,
+            chunk_size=self._engine.chunk_size,
+            poll_interval=self._engine.poll_interval,
+        )
+        return self._run(flow)
+
+    def create(
+        self, input_file: str | File, *, model: str | None = None, display_name: str = "boxmask"
+    ) -> BatchJob:
+        """Start a job over an uploaded JSONL input (``files/ID``, its URI or the File)."""
+        name = input_file.name if isinstance(input_file, File) else input_file
+        model = model or self._engine.model
+        return self._run(batches.create_flow(self._engine.session, model, name, display_name))
+
+    def get(self, name: str) -> BatchJob:
+        """The job now (``batches/ID`` or ``ID``): one poll."""
+        return self._run(batches.get_flow(self._engine.session, name))
+
+    def cancel(self, name: str) -> None:
+        """End a job that is not done (``BATCH_STATE_CANCELLED``, no results)."""
+        self._run(batches.cancel_flow(self._engine.session, name))
+
+    def results(self, job: BatchJob) -> Iterator[BatchResult]:
+        """A succeeded job's results, one per input line (``ValueError`` for a job with
+        no results file: not done, failed, or run on inline requests)."""
+        if job.responses_file is None:
+            raise ValueError(f"{job.name} ({job.state}) has no results file")
+        data = self._run(batches.download_flow(self._engine.session, job.responses_file))
+        return batches.read_results(data)
 
 
 class AsyncFiles:

@@ -13,6 +13,7 @@ there. A file still ``PROCESSING`` is polled until ``ACTIVE``; ``FAILED`` raises
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -185,7 +186,9 @@ def _start_upload(
     return _same_host(session, reply.headers["x-goog-upload-url"])
 
 
-def _chunk_call(session: Session, session_url: str, data: bytes, offset: int, end: int) -> HttpCall:
+def _chunk_call(
+    session: Session, session_url: str, data: bytes | mmap.mmap, offset: int, end: int
+) -> HttpCall:
     last = end >= len(data)
     return HttpCall(
         "POST",
@@ -197,7 +200,7 @@ def _chunk_call(session: Session, session_url: str, data: bytes, offset: int, en
                 "Content-Type": "application/octet-stream",
             }
         ),
-        data[offset:end],
+        bytes(data[offset:end]),
     )
 
 
@@ -216,7 +219,7 @@ def _query_upload(session: Session, session_url: str, size: int, what: str) -> F
 
 def upload_flow(
     session: Session,
-    data: bytes,
+    data: bytes | mmap.mmap,
     *,
     mime_type: str,
     display_name: str | None = None,
@@ -224,7 +227,8 @@ def upload_flow(
     poll_interval: float = 0.5,
     processing_timeout: float = 300.0,
 ) -> Flow[File]:
-    """Upload ``data`` with the resumable protocol and wait until the file is ACTIVE."""
+    """Upload ``data`` with the resumable protocol and wait until the file is ACTIVE
+    (an ``mmap`` of a large file is read one chunk at a time)."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be a positive number of bytes")
     what = f"Files API upload of {display_name or 'image'} ({len(data)} bytes)"

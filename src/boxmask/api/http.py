@@ -147,9 +147,17 @@ def _describe(error: ErrorBody, status: int) -> str:
 
 
 def error_for_reply(session: Session, reply: HttpReply, what: str, attempts: int = 1) -> ApiError:
-    """The typed exception for an HTTP error ``reply`` to the call described by ``what``."""
-    status = reply.status
+    """The typed exception for an HTTP error ``reply`` to the call described by ``what``,
+    carrying the server's wait hint (``retry_after``, seconds) when it gave one."""
     error = parse_error_body(reply.body)
+    exception = _error_for_status(session, reply.status, error, what, attempts)
+    exception.retry_after = retry_hint(reply.headers, error.details)
+    return exception
+
+
+def _error_for_status(
+    session: Session, status: int, error: ErrorBody, what: str, attempts: int
+) -> ApiError:
     detail = session.scrub(_describe(error, status))
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     key_invalid = error.reason == "API_KEY_INVALID" or "api key not valid" in error.message.lower()

@@ -28,6 +28,7 @@ __all__ = [
     "point_prompt",
     "point_schema",
     "segment_prompt",
+    "task_prompt",
 ]
 
 #: Item caps per task (cookbook: 25 boxes, 10 points) — they also guard against loops.
@@ -87,6 +88,30 @@ class TaskPrompt:
         if thinking is not None:
             result = replace(result, thinking=thinking)
         return result
+
+    def generate_keywords(self, api: str) -> dict[str, Any]:
+        """The keywords of ``Client.generate`` (and ``generate_request``) that send this
+        prompt's settings on ``api`` (temperature on generateContent only)."""
+        return {
+            "system_instruction": self.system_instruction,
+            "schema": self.schema,
+            "json_output": self.json_output,
+            "thinking": self.thinking,
+            "temperature": self.temperature if api == "generate_content" else None,
+        }
+
+
+def task_prompt(
+    task: str, what: str, max_items: int | None = None, prompt: str | None = None
+) -> TaskPrompt:
+    """The prompt of ``task`` (``detect``, ``segment``, ``point``) for ``what``, with the
+    task's default item cap unless ``max_items``, and ``prompt`` replacing the user text."""
+    factories = {"detect": detect_prompt, "segment": segment_prompt, "point": point_prompt}
+    if task not in factories:
+        raise ValueError(f"task must be one of {', '.join(factories)}, got {task!r}")
+    factory = factories[task]
+    base = factory(what) if max_items is None else factory(what, max_items)
+    return base.with_overrides(prompt=prompt, what=what)
 
 
 def _item_list_schema(key: str, length: int, max_items: int) -> dict[str, Any]:

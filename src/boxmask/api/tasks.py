@@ -31,6 +31,7 @@ from boxmask.api.wire import (
     build_body,
     endpoint_path,
     read_answer,
+    request_json,
 )
 from boxmask.detections import AnswerInfo, Detections
 from boxmask.envelopes import is_truncation_reason
@@ -330,7 +331,7 @@ class Engine:
             answer = read_answer(api, value)
         except ValueError as exc:
             raise ServerError(f"{what}: unexpected response shape ({exc})") from None
-        _raise_for_answer(answer, what)
+        raise_for_answer(answer, what)
         return Response(
             answer.text,
             answer.finish_reason,
@@ -341,6 +342,21 @@ class Engine:
             tuple(sent),
             value,
         )
+
+    def request_body(
+        self,
+        items: Sequence[Any],
+        settings: GenerationSettings,
+        *,
+        model: str | None = None,
+        upload: bool | None = None,
+    ) -> Flow[dict[str, Any]]:
+        """The ``generateContent`` request :meth:`generate` would send for ``items``, as a
+        dict (images inline or uploaded, as ``upload`` and ``inline_limit`` decide): a
+        Batch API input line's ``request``."""
+        parts, _, _ = yield from self.build_parts(items, False, upload, True)
+        model = model or self.model
+        return request_json("generate_content", model, parts, settings)
 
     def spatial(self, task: str, image: Any, what: str, options: TaskOptions) -> Flow[Detections]:
         """detect / segment / point on one image → Detections in that image's pixels."""
@@ -432,7 +448,8 @@ def _downloaded(body: bytes, uri: str, need_size: bool) -> PreparedImage:
         ) from None
 
 
-def _raise_for_answer(answer: Answer, what: str) -> None:
+def raise_for_answer(answer: Answer, what: str) -> None:
+    """Raise :class:`BlockedError` for a blocked answer, ApiError for a failed one."""
     if answer.block_reason:
         where = "answer" if answer.text or answer.finish_reason else "prompt"
         raise BlockedError(

@@ -32,6 +32,7 @@ __all__ = [
     "endpoint_path",
     "parse_error_body",
     "read_answer",
+    "request_json",
 ]
 
 ApiKind = Literal["interactions", "generate_content"]
@@ -192,6 +193,15 @@ def _generate_content_body(model: str, parts: list[Part], s: GenerationSettings)
 
 def build_body(api: str, model: str, parts: list[Part], settings: GenerationSettings) -> bytes:
     """The JSON request body for a model call, encoded (UTF-8)."""
+    body = request_json(api, model, parts, settings)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def request_json(
+    api: str, model: str, parts: list[Part], settings: GenerationSettings
+) -> dict[str, Any]:
+    """The request body for a model call as a JSON-ready dict (a Batch API line's
+    ``request`` is the ``generate_content`` one)."""
     if api == "interactions":
         body = _interactions_body(model, parts, settings)
     elif api == "generate_content":
@@ -205,7 +215,7 @@ def build_body(api: str, model: str, parts: list[Part], settings: GenerationSett
         body = _generate_content_body(model, parts, settings)
     else:
         raise ValueError(f"api must be one of {API_KINDS}, got {api!r}")
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return body
 
 
 # ------------------------------------------------------------------------ responses

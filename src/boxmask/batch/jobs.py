@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from boxmask.errors import BoxmaskError
+from boxmask.journal import is_record
 from boxmask.problems import ImageKind, Problem
 
 __all__ = [
@@ -71,7 +72,8 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
 
     Lines are ``{"image": path, "answer": path-or-text}`` or ``{"image": path,
     "response": {raw API JSON}}``; optional ``"width"``/``"height"``; other keys are
-    ignored, and a line with ``"error"`` and no answer (a failed request in a
+    ignored, a journal record (``{"journal": kind, ...}`` without ``image``) is skipped,
+    and a line with ``"error"`` and no answer (a failed request in a
     ``boxmask detect`` journal) becomes a failed job. Relative paths are resolved
     against the manifest's folder. An ``answer``
     value is a path when such a file exists, else the answer text itself.
@@ -88,7 +90,10 @@ def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
                 continue
             where = f"{manifest.name}:{number}"
             try:
-                yield job_from_entry(_line_entry(raw, where), base, where)
+                entry = _line_entry(raw, where)
+                if is_record(entry):  # a journal's batch-job record: not an answer
+                    continue
+                yield job_from_entry(entry, base, where)
             except ManifestError as exc:
                 yield Job(source=where, size=(0, 0), error=str(exc))
 

@@ -79,6 +79,13 @@ def register(subparsers: Any) -> None:
         p.add_argument("--dry-run", action="store_true",
                        help="count images, estimate input tokens and cost; send nothing")  # fmt: skip
         p.add_argument("--quiet", action="store_true", help="no progress, no per-image lines")
+        p.add_argument("--batch", action="store_true",
+                       help="send the images as one Gemini Batch API job (half price, "
+                       "answers within 24 h; always generateContent); Ctrl-C leaves the "
+                       "job running and rerunning the command reattaches to it")  # fmt: skip
+        p.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS",
+                       help="first wait between polls of a batch job (10; grows x1.5 "
+                       "per poll up to 300)")  # fmt: skip
         _common(p)
         p.set_defaults(handler=run_task, task=task)
     p = subparsers.add_parser(
@@ -123,6 +130,9 @@ def run_task(args: argparse.Namespace) -> int:
     if not images:
         print("boxmask: error: no images found in " + " ".join(arguments), file=sys.stderr)
         return 2
+    if args.poll_interval < 0:
+        print("boxmask: error: --poll-interval must be >= 0 seconds", file=sys.stderr)
+        return 2
     if args.concurrency < 1:
         print("boxmask: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
@@ -144,7 +154,8 @@ def run_task(args: argparse.Namespace) -> int:
         journal=args.answers or request_run.default_journal(outputs),
         outputs=outputs,
         model=args.model or DEFAULT_MODEL,
-        api=args.api,
+        # The Batch API runs generateContent requests only.
+        api="generate_content" if args.batch else args.api,
         base_url=args.base_url,
         timeout=args.timeout,
         max_items=args.max_items,
@@ -155,11 +166,15 @@ def run_task(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         json_lines=args.json,
         prices=PriceTable.load(args.prices),
+        batch=args.batch,
+        poll_interval=args.poll_interval,
     )
     if args.dry_run:
         return request_run.dry_run(plan)
-    # Retries happen in the run, with a backoff shared by every worker.
-    return request_run.run_requests(plan, lambda: _client(args, max_retries=0))
+    # Online, retries happen in the run, with a backoff shared by every worker; the few
+    # calls of a batch job (upload, create, polls, download) are retried by the client.
+    retries = 4 if args.batch else 0
+    return request_run.run_requests(plan, lambda: _client(args, max_retries=retries))
 
 
 def _yolo_task(task: str) -> str:

@@ -15,6 +15,18 @@ seconds). Each request is retried by the client (HTTP 408/429/5xx, connection er
 with backoff and the server's retry hints); a request that still fails is recorded in its
 row's ``error`` and reported by the convert stage, so no image is lost.
 
+**Journal** (``journal=FOLDER``): every answer is written, the moment it arrives and
+before any conversion, as a line of the answers journal (:mod:`boxmask.journal`, the
+format ``boxmask detect --answers`` writes: image, sha256, model, prompt, options, raw
+response, usage, timing or the error), flushed and fsynced, each actor into its own
+``answers-<random>.jsonl`` in the folder. Before each batch of rows an actor reads what
+the folder holds (incrementally), so a local image whose (content, model, prompt,
+options) already has an answer there is not requested again: a crashed actor's answers
+serve its retried task, and rerunning ``request_answers`` + ``convert_dataset`` with the
+same folder requests only the images not answered yet (failed ones are retried). The
+journal files are ``boxmask convert --manifest`` inputs. URLs and Files API images are
+requested every time (no content hash).
+
 The API key: ``api_key=`` is shipped to the actors with the task (it is then held by Ray);
 without it each actor reads ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` from its own
 environment (on a cluster, set it with ``runtime_env={"env_vars": {...}}``).
@@ -28,6 +40,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ANSWER_COLUMNS", "RequestSettings", "request_answers"]
@@ -72,6 +85,7 @@ class RequestSettings:
     in_flight: int = 4
     interval: float = 0.0
     cwd: str = ""
+    journal: str | None = None
 
 
 class _Pacer:
@@ -115,6 +129,7 @@ class _Requester:
             options["retry"] = settings.retry
         self.client = Client(settings.api_key, **options)
         self.pacer = _Pacer(settings.interval)
+        self.journal = _ActorJournal(settings, self.client) if settings.journal else None
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa  # type: ignore[import-untyped, import-not-found]
@@ -122,6 +137,8 @@ class _Requester:
         from boxmask.distributed.rows import working_directory
 
         rows = batch.to_pylist()
+        if self.journal is not None:
+            self.journal.folder.refresh()  # what other actors (or earlier runs) answered
         with working_directory(self.settings.cwd):
             outcomes = self.client.map(self._one, rows, concurrency=self.settings.in_flight)
         out = []
@@ -138,6 +155,8 @@ class _Requester:
         image = row.get("image")
         if not isinstance(image, str) or not image:
             raise ValueError(f"'image' must be a path or URI string, got {image!r}")
+        if self.journal is not None and self.journal.is_local(image):
+            return self.journal.answer(row, image, self.pacer)
         self.pacer.wait()
         s = self.settings
         call = getattr(self.client, s.task)
@@ -155,6 +174,89 @@ class _Requester:
             finish_reason=info.finish_reason if info is not None else None,
             model=info.model if info is not None else None,
             usage=json.dumps(info.usage) if info is not None and info.usage else None,
+            seconds=seconds,
+        )
+
+
+class _ActorJournal:
+    """An actor's side of the journal folder: the reuse key of an image, the journaled
+    answer when there is one, else the request, journaled before it becomes a row."""
+
+    def __init__(self, settings: RequestSettings, client: Any) -> None:
+        from boxmask.api.prompts import task_prompt
+        from boxmask.journal import JournalFolder
+
+        assert settings.journal is not None
+        self.settings, self.client = settings, client
+        self.folder = JournalFolder(settings.journal)
+        self.prompt = task_prompt(settings.task, settings.what, settings.max_items, settings.prompt)
+        self.model = settings.model or client.model
+        #: What changes the answer besides the image and the model (as the CLI's journal).
+        self.options = {"task": settings.task, "what": settings.what,
+                        "max_items": settings.max_items, "api": settings.api}  # fmt: skip
+
+    @staticmethod
+    def is_local(image: str) -> bool:
+        from boxmask.api.images import is_image_reference
+
+        return not is_image_reference(image)
+
+    def answer(self, row: dict[str, Any], image: str, pacer: _Pacer) -> dict[str, Any]:
+        """The answer row of a local image: journaled already, or requested and
+        journaled now (a failure is journaled too, then raised)."""
+        from boxmask.journal import answer_key, file_sha256
+
+        sha = file_sha256(image)
+        key = answer_key(sha, self.model, self.prompt.text, self.options)
+        entry = self.folder.lookup(key)
+        if entry is not None:
+            return self._answer_row(row, image, entry, seconds=0.0)
+        entry = {"image": os.path.relpath(os.path.abspath(image), self.folder.folder),
+                 "sha256": sha, "model": self.model, "prompt": self.prompt.text,
+                 "options": self.options, "key": key}  # fmt: skip
+        started = time.time()
+        pacer.wait()
+        try:
+            response = self.client.generate(
+                [self.prompt.text, Path(image)], **self.prompt.generate_keywords(self.settings.api)
+            )
+        except Exception as exc:
+            entry.update(error=f"{type(exc).__name__}: {exc}", started=round(started, 3),
+                         seconds=round(time.time() - started, 3))  # fmt: skip
+            self.folder.append(entry)
+            raise
+        seconds = time.time() - started
+        entry.update(response=response.raw, usage=response.usage,
+                     finish_reason=response.finish_reason, started=round(started, 3),
+                     seconds=round(seconds, 3))  # fmt: skip
+        self.folder.append(entry)  # durable before it is converted
+        sent = response.images[0] if response.images else None
+        size = (sent.width, sent.height) if sent and sent.width and sent.height else None
+        return self._answer_row(row, image, entry, seconds=seconds, size=size)
+
+    def _answer_row(
+        self,
+        row: dict[str, Any],
+        image: str,
+        entry: dict[str, Any],
+        *,
+        seconds: float,
+        size: tuple[int, int] | None = None,
+    ) -> dict[str, Any]:
+        from boxmask.api.wire import read_answer
+        from boxmask.images import image_size
+
+        api = (entry.get("options") or {}).get("api", self.settings.api)
+        answer = read_answer(api, entry["response"])
+        width, height = size or image_size(image)
+        return _row(
+            row,
+            width=width,
+            height=height,
+            answer=answer.text,
+            finish_reason=answer.finish_reason,
+            model=answer.model,
+            usage=json.dumps(answer.usage) if answer.usage else None,
             seconds=seconds,
         )
 
@@ -206,6 +308,7 @@ def request_answers(
     retry: Any = None,
     max_items: int | None = None,
     prompt: str | None = None,
+    journal: str | os.PathLike[str] | None = None,
 ) -> Any:
     """A lazy ``ray.data.Dataset`` of answer rows (:data:`ANSWER_COLUMNS`), one per image.
 
@@ -218,6 +321,9 @@ def request_answers(
     options (``api_key``, ``base_url``, ``model``, ``api``, ``timeout`` seconds,
     ``max_retries``, ``retry``) as for :class:`boxmask.Client`. Nothing runs until the
     Dataset is consumed (e.g. by :func:`boxmask.distributed.convert_dataset`).
+    ``journal``: a folder (shared by every actor, e.g. on a network file system) where
+    every answer is journaled durably before conversion and from which a rerun reuses
+    them (see the module notes).
     """
     from boxmask.distributed.cluster import _ray
 
@@ -251,6 +357,7 @@ def request_answers(
         in_flight=in_flight,
         interval=actors / requests_per_second if requests_per_second else 0.0,
         cwd=os.getcwd(),
+        journal=os.path.abspath(journal) if journal is not None else None,
     )
     return dataset.map_batches(
         _Requester,
