@@ -27,7 +27,6 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -40,6 +39,7 @@ __all__ = [
     "as_palette",
     "color_for_label",
     "delta_e",
+    "lab_to_rgb",
     "label_palette",
     "outline_color_for",
     "parse_color",
@@ -186,12 +186,44 @@ def label_palette(
 
 
 # ------------------------------------------------------------------ perceptual helpers
+# sRGB (D65) -> XYZ and the D65 white point, as OpenCV's cvtColor uses them. The
+# conversions are written out in numpy: OpenCV's float Lab tables cost 175 ms on first
+# use, paid by every batch worker for its first overlay (a few colours are converted).
+_RGB_TO_XYZ = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_WHITE = np.array([0.950456, 1.0, 1.088754])
+_EPSILON = 0.008856  # (6/29)**3: below it CIELAB's cube root turns linear
+_KAPPA = 903.3
+
+
 def to_lab(colors: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """sRGB 0-255 colours ``(..., 3)`` → CIELAB (D65), L* 0-100."""
-    rgb = np.asarray(colors, dtype=np.float32)
-    flat = (rgb.reshape(-1, 1, 3) / 255.0).astype(np.float32)
-    lab = cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).astype(np.float64)
-    return lab.reshape(rgb.shape)
+    rgb = np.asarray(colors, dtype=np.float64) / 255.0
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _RGB_TO_XYZ.T / _WHITE
+    f = np.where(xyz > _EPSILON, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    y = xyz[..., 1]
+    lightness = np.where(y > _EPSILON, 116 * f[..., 1] - 16, _KAPPA * y)
+    a, b = 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])
+    return np.stack([lightness, a, b], axis=-1)
+
+
+def lab_to_rgb(lab: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """CIELAB (D65) ``(..., 3)`` → sRGB 0-1 (clipped to the gamut), :func:`to_lab`'s inverse."""
+    values = np.asarray(lab, dtype=np.float64)
+    lightness, a, b = values[..., 0], values[..., 1], values[..., 2]
+    dark = lightness <= _KAPPA * _EPSILON
+    y = np.where(dark, lightness / _KAPPA, ((lightness + 16) / 116) ** 3)
+    fy = np.where(dark, 7.787 * y + 16 / 116, (lightness + 16) / 116)
+
+    def inverse(f: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.where(f**3 > _EPSILON, f**3, (f - 16 / 116) / 7.787)
+
+    xyz = np.stack([inverse(fy + a / 500), y, inverse(fy - b / 200)], axis=-1) * _WHITE
+    linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
 def delta_e(lab1: npt.ArrayLike, lab2: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -259,7 +291,6 @@ def outline_color_for(color: RGB) -> RGB:
     for dark colours), so the outline shows on the fill at any opacity."""
     lab = to_lab(np.array(color, dtype=np.float64))
     lab[0] = lab[0] - 35 if lab[0] >= 50 else lab[0] + 35
-    flat = lab.astype(np.float32).reshape(1, 1, 3)
-    rgb = cv2.cvtColor(flat, cv2.COLOR_Lab2RGB).reshape(3)
+    rgb = lab_to_rgb(lab)
     r, g, b = (int(v) for v in np.clip(np.rint(rgb * 255), 0, 255))
     return (r, g, b)
