@@ -147,7 +147,7 @@ def bench_box_only(folder: Path) -> None:
         "parse": ("parse.py", "parse"),
         "image_fragment (export)": ("fragments.py", "image_fragment"),
         "Detections.summary": ("detections.py", "summary"),
-        "read the answer file": ("worker.py", "_read_answer"),
+        "read the answer file": ("jobs.py", "answer"),
     }
     raw = stats.stats  # type: ignore[attr-defined]
     breakdown = []

@@ -66,6 +66,16 @@ class Job:
             return f"{Path(base).stem}-{line}.jpg"
         return Path(self.source).stem + ".jpg"
 
+    def answer(self) -> Any:
+        """The answer to parse: the raw API response, the model text, or the answer file's
+        text (read now, undecodable bytes replaced); :func:`boxmask.parse` takes all three."""
+        if self.response is not None:
+            return self.response
+        if self.answer_text is not None:
+            return self.answer_text
+        assert self.answer_path is not None
+        return Path(self.answer_path).read_text(encoding="utf-8", errors="replace")
+
 
 def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
     """Read a JSONL manifest lazily, one job per non-empty line.

@@ -76,15 +76,6 @@ class JobResult:
         )
 
 
-def _read_answer(job: Job) -> Any:
-    if job.response is not None:
-        return job.response
-    if job.answer_text is not None:
-        return job.answer_text
-    assert job.answer_path is not None
-    return Path(job.answer_path).read_text(encoding="utf-8", errors="replace")
-
-
 def convert_job(task: tuple[int, Job, WorkerOptions, str | None]) -> JobResult:
     """Parse one answer and export it. Faults become ``error``/``problems``, never raises."""
     index, job, options, overlay_path = task
@@ -136,7 +127,7 @@ def _convert(job: Job, options: WorkerOptions, overlay_path: str | None, result:
     else:  # pragma: no cover - jobs always carry one of them
         raise ValueError("job has neither an image nor a size")
     result.width, result.height = width, height
-    answer = _read_answer(job)  # model text or a raw API response: parse() takes both
+    answer = job.answer()  # model text or a raw API response: parse() takes both
     detections = parse(answer, width=width, height=height, threshold=options.threshold)
     summary = detections.summary()
     result.items = summary["items"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,21 +78,12 @@ def parse_answer(task: tuple[Job, tuple[int, int]]) -> ParsedAnswer:
         except (OSError, ImageError):  # missing or unreadable: the GT's size is used
             found = None
     try:
-        detections = parse(_answer_of(job), width=width, height=height)
+        detections = parse(job.answer(), width=width, height=height)
         parsed = from_detections(detections, job.source)
     except (BoxmaskError, OSError, ValueError) as exc:
         parsed = ParsedAnswer(job.source, error=_describe(exc))
     parsed.image_size = found
     return parsed
-
-
-def _answer_of(job: Job) -> Any:
-    if job.response is not None:
-        return job.response
-    if job.answer_text is not None:
-        return job.answer_text
-    assert job.answer_path is not None
-    return Path(job.answer_path).read_text(encoding="utf-8", errors="replace")
 
 
 def _describe(exc: BaseException) -> str:
