@@ -122,6 +122,7 @@ def batch_costs(repeat: int, n_answers: int = 60, width: int = 1600, height: int
         for _ in range(max(1, repeat)):
             for key in runs:
                 runs[key].append(convert(None if key == "plain" else key))
+        floor = codec_floor(sorted(data.glob("*.jpg")), repeat)
     plain = min(runs["plain"])
     print(
         f"boxmask convert, {n_answers} answers x 6 PNG masks on {width}x{height} JPEGs, "
@@ -134,6 +135,24 @@ def batch_costs(repeat: int, n_answers: int = 60, width: int = 1600, height: int
             f"  {name:30s}{t:7.2f} s  ({t / plain:4.2f}x without; target <= 1.5x for JPEG; "
             f"+{(t - plain) / n_answers * 1000:.1f} ms per answer)"
         )
+    with_floor = plain + floor * n_answers
+    print(
+        f"  codec floor: decoding each photo and encoding it as JPEG q90 (no drawing) costs "
+        f"{floor * 1000:.2f} ms per answer, so no overlay batch can beat "
+        f"{with_floor / plain:4.2f}x without"
+    )
+
+
+def codec_floor(photos: list[Path], repeat: int) -> float:
+    """Seconds per photo to decode it (Pillow, as every reader of a path does) and
+    encode it as a JPEG q90 overlay: what any overlay costs before it draws a pixel."""
+    from boxmask.images import read_image
+
+    def once() -> None:
+        for path in photos:
+            encode_overlay(read_image(path), ".jpg")
+
+    return best_of(once, max(1, repeat)) / len(photos)
 
 
 def huge_label_cost() -> None:

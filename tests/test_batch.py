@@ -236,3 +236,31 @@ def test_a_lone_surrogate_file_name_from_a_manifest_is_reported(tmp_path: Path) 
     problem = name_problem(job)
     assert problem is not None and "lone surrogate" in problem.message
     assert name_problem(Job(source="a.txt", image="café.png")) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_the_dataset_is_fsynced_and_overlays_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def naming(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real(fd)
+
+    monkeypatch.setattr("boxmask.io.os.fsync", naming)
+    write_pairs(tmp_path / "data", 3)
+    jobs, _ = jobs_from_dir(tmp_path / "data")
+    opts = BatchOptions(
+        coco=tmp_path / "out" / "coco.json",
+        report=tmp_path / "out" / "report.json",
+        overlays=tmp_path / "out" / "overlays",
+    )
+    report = run_batch(jobs, opts)  # workers 1: the overlays are written in this process
+    assert report.failed == 0
+    assert len(list((tmp_path / "out" / "overlays").glob("*.jpg"))) == 3
+    assert any(name.startswith(".coco.json.") for name in synced)
+    assert not [name for name in synced if ".jpg." in name]

@@ -5,7 +5,10 @@ Every file boxmask writes goes through :func:`atomic_file` (or its forms
 :func:`atomic_write_json`): the data goes to a temporary file in
 the *same directory* (so the final rename never crosses file systems), is flushed and
 fsynced, then moved over the target with :func:`os.replace` (atomic on POSIX and Windows).
-On any failure the temporary file is removed and the target is left as it was.
+On any failure the temporary file is removed and the target is left as it was. Outputs
+that can be drawn again from the dataset (a batch's overlays, review thumbnails) skip
+the fsync (``durable=False``): still atomic, but not guaranteed on disk after a power
+loss.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _fail(target: Path, exc: OSError) -> ExportError:
 
 @contextlib.contextmanager
 def atomic_file(
-    path: PathLike, *, overwrite: bool = True, mode: int | None = None
+    path: PathLike, *, overwrite: bool = True, mode: int | None = None, durable: bool = True
 ) -> Iterator[BinaryIO]:
     """A binary handle whose bytes become ``path`` atomically when the block ends.
 
@@ -59,6 +62,11 @@ def atomic_file(
     file is removed and ``path`` is left as it was. With ``overwrite=False`` an existing
     file raises :class:`~boxmask.ExportError`; I/O failures (permissions, a directory in
     the way, a full disk) are raised as :class:`~boxmask.ExportError` naming the path.
+
+    ``durable=False`` skips the fsync: the write is still atomic for every reader, but a
+    power loss soon after may leave the old file (or none). For outputs that can be
+    made again from the dataset (overlays, thumbnails): an fsync costs ~0.45 ms on a
+    fast SSD and several ms on a disk, more than encoding a 600x400 JPEG overlay.
     """
     target = Path(path)
     if target.is_dir():
@@ -74,7 +82,8 @@ def atomic_file(
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         # mkstemp creates 0600 files; give the result the permissions open() would.
         os.chmod(tmp_name, (0o666 & ~_UMASK) if mode is None else mode)
         os.replace(tmp_name, target)
@@ -102,9 +111,12 @@ def atomic_writer(
             text.detach()
 
 
-def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`); returns the path."""
-    with atomic_file(path, overwrite=overwrite) as handle:
+def atomic_write_bytes(
+    path: PathLike, data: bytes, *, overwrite: bool = True, durable: bool = True
+) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`, also for
+    ``durable``); returns the path."""
+    with atomic_file(path, overwrite=overwrite, durable=durable) as handle:
         handle.write(data)
     return Path(path)
 

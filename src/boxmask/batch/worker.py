@@ -155,7 +155,7 @@ def _overlay(
 
     try:
         data, drawn = overlay_bytes(image, detections, Path(path).suffix, palette=options.palette)
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, durable=False)  # re-creatable: no fsync
     except (BoxmaskError, OSError, ValueError) as exc:
         message = f"overlay {path} not written: {_describe(exc)}"
         result.problems.append(Problem(None, OverlayKind.NOT_WRITTEN, message, image=image))

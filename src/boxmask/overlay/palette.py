@@ -23,6 +23,7 @@ send it to the worker processes, and every overlay of the run agrees.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,8 +290,16 @@ def text_color_for(background: RGB) -> RGB:
 def outline_color_for(color: RGB) -> RGB:
     """The mask outline colour for fill ``color``: the same hue, 35 L* darker (lighter
     for dark colours), so the outline shows on the fill at any opacity."""
-    lab = to_lab(np.array(color, dtype=np.float64))
+    r, g, b = (int(v) for v in color)
+    return _outline_color(r, g, b)
+
+
+@functools.lru_cache(maxsize=4096)
+def _outline_color(r: int, g: int, b: int) -> RGB:
+    # Cached: the Lab round trip costs ~70 µs, otherwise paid for every mask of every
+    # overlay in a batch (0.4 ms of a 600x400 overlay's ~3 ms).
+    lab = to_lab(np.array((r, g, b), dtype=np.float64))
     lab[0] = lab[0] - 35 if lab[0] >= 50 else lab[0] + 35
     rgb = lab_to_rgb(lab)
-    r, g, b = (int(v) for v in np.clip(np.rint(rgb * 255), 0, 255))
-    return (r, g, b)
+    r2, g2, b2 = (int(v) for v in np.clip(np.rint(rgb * 255), 0, 255))
+    return (r2, g2, b2)

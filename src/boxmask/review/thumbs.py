@@ -57,7 +57,7 @@ def make_thumbnail(job: ThumbJob) -> str | None:
         picture = _draw_thumbnail(job)
         if isinstance(picture, str):
             return picture
-        atomic_write_bytes(job["out"], encode_overlay(picture, ".jpg", quality=85))
+        atomic_write_bytes(job["out"], encode_overlay(picture, ".jpg", quality=85), durable=False)
     except (BoxmaskError, OSError, ValueError) as exc:
         return f"no thumbnail: {exc}"
     return None
