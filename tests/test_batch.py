@@ -264,3 +264,13 @@ def test_the_dataset_is_fsynced_and_overlays_are_not(
     assert len(list((tmp_path / "out" / "overlays").glob("*.jpg"))) == 3
     assert any(name.startswith(".coco.json.") for name in synced)
     assert not [name for name in synced if ".jpg." in name]
+
+
+@pytest.mark.parametrize(
+    "raw", [b"a\r\nb\rc\n", b"cup \xff\xfe end", b"", "caf\u00e9 \u732b".encode()]
+)
+def test_an_answer_file_reads_as_read_text_would(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "answer.txt"
+    path.write_bytes(raw)
+    job = Job(source=str(path), size=(10, 10), answer_path=str(path))
+    assert job.answer() == path.read_text(encoding="utf-8", errors="replace")

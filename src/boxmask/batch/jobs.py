@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ class Job:
     #: as a failed row with this reason, and the batch goes on.
     error: str | None = None
 
-    @property
+    @functools.cached_property
     def file_name(self) -> str:
         """The image file name written into COCO ``images[].file_name``.
 
@@ -74,7 +75,11 @@ class Job:
         if self.answer_text is not None:
             return self.answer_text
         assert self.answer_path is not None
-        return Path(self.answer_path).read_text(encoding="utf-8", errors="replace")
+        # What read_text(errors="replace") gives (universal newlines included), in a
+        # third of its time: no TextIOWrapper (12 -> 4 µs, a tenth of a box-only job).
+        with open(self.answer_path, "rb", buffering=0) as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def jobs_from_manifest(path: str | Path) -> Iterator[Job]:
@@ -143,13 +148,19 @@ def _size(entry: dict[str, Any], where: str) -> tuple[int, int] | None:
     return width, height
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path) -> Path:
+    """``folder.resolve()``, once per manifest folder rather than once per line."""
+    return folder.resolve()
+
+
 def _answer_file(value: Any, base: Path, where: str, key: str) -> Path:
     """A manifest's answer file: a relative path that stays inside the manifest's folder
     (a line never makes boxmask read a file elsewhere, e.g. ``../secrets.env``)."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{where}: {key!r} must be a path string")
     path = Path(value)
-    root = base.resolve()
+    root = _resolved(base)
     resolved = (base / path).resolve()
     if path.is_absolute() or not resolved.is_relative_to(root):
         raise ManifestError(
@@ -205,12 +216,10 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
 
 
 def _looks_like_answer_file(answer: str) -> bool:
-    return (
-        len(answer) < 4096
-        and "\n" not in answer
-        and Path(answer).suffix.lower() in ANSWER_SUFFIXES
-        and not Path(answer).is_absolute()
-    )
+    if len(answer) >= 4096 or "\n" in answer:
+        return False
+    path = Path(answer)
+    return path.suffix.lower() in ANSWER_SUFFIXES and not path.is_absolute()
 
 
 def jobs_from_dir(folder: str | Path) -> tuple[list[Job], list[str]]:

