@@ -246,10 +246,13 @@ class CocoWriter:
         # escapes: still inside their JSON string, so the file stays valid JSON.
         return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace"), name
 
-    def _write(self, which: int, entry: dict[str, Any]) -> None:
-        handle = self._parts[which][0]
-        handle.write(("" if self._counts[which] == 0 else ",\n") + dump_json(entry))
-        self._counts[which] += 1
+    def _write(self, which: int, entries: list[dict[str, Any]]) -> None:
+        """Append ``entries`` to part ``which`` (0 images, 1 annotations) in one write."""
+        if not entries:
+            return
+        text = ",\n".join([dump_json(entry) for entry in entries])
+        self._parts[which][0].write(text if self._counts[which] == 0 else ",\n" + text)
+        self._counts[which] += len(entries)
 
     def add(
         self,
@@ -270,9 +273,8 @@ class CocoWriter:
         None) and the annotations."""
         try:
             if image_entry is not None:
-                self._write(0, image_entry)
-            for annotation in added.annotations:
-                self._write(1, annotation)
+                self._write(0, [image_entry])
+            self._write(1, added.annotations)
         except OSError as exc:
             raise ExportError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from exc
 
