@@ -276,19 +276,22 @@ def test_an_answer_file_reads_as_read_text_would(tmp_path: Path, raw: bytes) -> 
     assert job.answer() == path.read_text(encoding="utf-8", errors="replace")
 
 
-def test_nul_characters_in_manifest_paths_fail_their_line_only(tmp_path: Path) -> None:
+def test_nul_characters_and_long_names_in_manifest_paths_fail_their_line_only(
+    tmp_path: Path,
+) -> None:
     lines = [
         {"answer": "a\u0000b.txt", "width": 10, "height": 10},  # text, not a file name
         {"answer_file": "x\u0000.txt", "width": 10, "height": 10},
         {"image": "x\u0000.jpg", "answer": "[]"},
         {"answer": "[]", "width": 10, "height": 10},
+        {"answer": "a" * 300 + ".txt", "width": 10, "height": 10},  # name too long to stat
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
     jobs = list(jobs_from_manifest(manifest))
-    assert [j.source for j in jobs] == [f"m.jsonl:{n}" for n in (1, 2, 3, 4)]
+    assert [j.source for j in jobs] == [f"m.jsonl:{n}" for n in (1, 2, 3, 4, 5)]
     assert jobs[0].error is None and jobs[0].answer_text == "a\u0000b.txt"
     assert jobs[1].error is not None and "NUL" in jobs[1].error
     assert jobs[2].error is not None and "'image' holds a NUL" in jobs[2].error
     report = run_batch(jobs, BatchOptions(coco=tmp_path / "coco.json"))
-    assert report.failed == 3 and report.images == 1
+    assert report.failed == 4 and report.images == 1

@@ -219,7 +219,7 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
             candidate = _answer_file(answer, base, where, "answer")
         except ManifestError:
             candidate = None
-        if candidate is not None and candidate.is_file():
+        if candidate is not None and os.path.isfile(candidate):  # False on any OSError
             return Job(
                 source=str(candidate), image=image_path, size=size, answer_path=str(candidate)
             )
