@@ -295,3 +295,22 @@ def test_nul_characters_and_long_names_in_manifest_paths_fail_their_line_only(
     assert jobs[2].error is not None and "'image' holds a NUL" in jobs[2].error
     report = run_batch(jobs, BatchOptions(coco=tmp_path / "coco.json"))
     assert report.failed == 4 and report.images == 1
+
+
+def test_odd_manifest_paths_with_overlays_fail_their_line_only(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    lines = [
+        {"answer_file": "sub", "width": 5, "height": 5},
+        {"answer": "[]", "width": 5, "height": 5, "image": "a\ud800.jpg"},
+        {"answer": "[]", "width": 5, "height": 5},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out"
+    opts = BatchOptions(coco=out / "coco.json", overlays=out / "overlays")
+    report = run_batch(list(jobs_from_manifest(manifest)), opts)
+    assert report.files[0]["error"].endswith("sub is a folder, not a file")
+    kinds = [p["kind"] for p in report.files[1]["problems"]]
+    assert kinds == ["name_not_utf8", "not_written"]
+    assert "lone surrogate" in report.files[1]["problems"][1]["message"]
+    assert report.images == 2 and report.failed == 1

@@ -50,7 +50,12 @@ def _check_can_create(folder: Path) -> None:
 
 
 def _key(path: Path) -> Path:
-    return path.resolve()
+    """The resolved path; for a name the OS cannot take (a NUL, a lone surrogate from a
+    manifest line), the absolute path as written: no file can have it anyway."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError):
+        return Path(os.path.abspath(path))
 
 
 def _identities(path: Path) -> set[object]:

@@ -110,8 +110,12 @@ def failed_job(
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename} is a folder, not a file"
     if isinstance(exc, UnicodeDecodeError):
         return "answer file is not UTF-8 text"
+    if isinstance(exc, UnicodeEncodeError):
+        return "the path holds a lone surrogate, which no file name can"
     return str(exc) or type(exc).__name__
 
 
