@@ -395,3 +395,15 @@ def test_boxmask_draw_is_callable_whatever_was_imported_first(code: str) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ndarray"
+
+
+@pytest.mark.parametrize(("dtype", "colors"), [(np.uint8, 13), (np.uint16, 600)])
+def test_colorize_is_the_lookup_table_gather(dtype: type[np.unsignedinteger], colors: int) -> None:
+    from boxmask.overlay.render import _colorize
+
+    rng = np.random.default_rng(7)
+    lut = rng.integers(0, 256, (colors, 3), dtype=np.uint8)
+    index = rng.integers(0, colors, (37, 53)).astype(dtype)
+    out = _colorize(index, lut)
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    assert np.array_equal(out, lut[index])
