@@ -154,6 +154,11 @@ def _resolved(folder: Path) -> str:
     return os.path.realpath(folder)
 
 
+def _refuse_nul(value: str, where: str, key: str) -> None:
+    if "\0" in value:
+        raise ManifestError(f"{where}: {key!r} holds a NUL character, which no path can")
+
+
 def _answer_file(value: Any, base: Path, where: str, key: str) -> Path:
     """A manifest's answer file: a relative path that stays inside the manifest's folder
     (a line never makes boxmask read a file elsewhere, e.g. ``../secrets.env``).
@@ -162,8 +167,7 @@ def _answer_file(value: Any, base: Path, where: str, key: str) -> Path:
     ``is_relative_to`` cost 20 of a box-only line's ~40 µs."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{where}: {key!r} must be a path string")
-    if "\0" in value:
-        raise ManifestError(f"{where}: {key!r} holds a NUL character, which no path can")
+    _refuse_nul(value, where, key)
     root = _resolved(base)
     joined = os.path.join(base, value)
     try:
@@ -191,8 +195,8 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
     image = entry.get("image")
     if image is not None and not isinstance(image, str):
         raise ManifestError(f"{where}: 'image' must be a path string")
-    if image is not None and "\0" in image:
-        raise ManifestError(f"{where}: 'image' holds a NUL character, which no path can")
+    if image is not None:
+        _refuse_nul(image, where, "image")
     size = _size(entry, where)
     if image is None and size is None:
         raise ManifestError(f"{where}: give 'image' (or 'width' and 'height')")
@@ -227,7 +231,7 @@ def job_from_entry(entry: dict[str, Any], base: Path, where: str) -> Job:
 
 
 def _looks_like_answer_file(answer: str) -> bool:
-    if len(answer) >= 4096 or "\n" in answer or "\0" in answer:
+    if len(answer) >= 4096 or "\n" in answer:
         return False
     path = Path(answer)
     return path.suffix.lower() in ANSWER_SUFFIXES and not path.is_absolute()

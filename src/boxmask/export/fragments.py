@@ -17,6 +17,7 @@ for engines that move rows as columns (Ray Data).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -145,10 +146,10 @@ class ImageFragment:
         )
 
 
-def box_xywh(box: FloatArray) -> tuple[float, float, float, float]:
+def box_xywh(box: FloatArray | Sequence[float]) -> tuple[float, float, float, float]:
     """``[x0, y0, x1, y1]`` pixel edges as COCO ``(x, y, w, h)``."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return (x0, y0, x1 - x0, y1 - y0)
+    x0, y0, x1, y1 = box  # unpacked, not a generator: this runs once per annotation
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
 
 
 def _rectangle(box: FloatArray) -> list[list[float]]:
@@ -268,9 +269,7 @@ def coco_annotations(
                     )
                 )
         score = scores[i] if scores is not None and math.isfinite(scores[i]) else None
-        x0, y0, x1, y1 = box  # Python floats (from tolist): no per-value conversion
-        xywh = (x0, y0, x1 - x0, y1 - y0)
-        out.append(Annotation(index, detections.labels[i], xywh, area, written, score))
+        out.append(Annotation(index, detections.labels[i], box_xywh(box), area, written, score))
     return out, problems
 
 
