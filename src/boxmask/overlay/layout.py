@@ -15,11 +15,17 @@ an obstacle (point markers). A chip that ends up away from its anchor is flagged
 ``moved``, so a leader line can join them; when no free spot exists at all, the chip is
 not shown (the caller reports it). The work per chip is bounded (at most a few thousand
 candidate spots, each tested against the placed rectangles at once with numpy).
+
+Steps 1 and 2 test their five spots in plain Python while fewer than
+``_PYTHON_TAKEN`` rectangles are placed: building numpy arrays for five candidates cost
+~190 µs per chip (1.1 ms of a six-label 600×400 overlay's 8.5 ms in a batch), the plain
+loop ~10 µs. Both give the same spot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +36,8 @@ __all__ = ["Layout", "Rect", "Spot", "leader_line"]
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 _MAX_GRID = 64  # candidate positions per axis in one grid search
+#: Up to this many placed rectangles, the preferred spots are tested in plain Python.
+_PYTHON_TAKEN = 64
 
 
 @dataclass(frozen=True)
@@ -47,25 +55,26 @@ class Layout:
     def __init__(self, width: int, height: int, obstacles: Iterable[Rect] = ()) -> None:
         self.width = width
         self.height = height
+        self._rects: list[Rect] = []
         self._taken = np.zeros((16, 4), dtype=np.int64)
-        self._count = 0
         for rect in obstacles:
             self._take(rect)
 
     def _take(self, rect: Rect) -> None:
-        if self._count == len(self._taken):
+        count = len(self._rects)
+        if count == len(self._taken):
             self._taken = np.concatenate([self._taken, np.zeros_like(self._taken)])
-        self._taken[self._count] = rect
-        self._count += 1
+        self._taken[count] = rect
+        self._rects.append(rect)
 
     def _free(
         self, xs: npt.NDArray[np.int64], ys: npt.NDArray[np.int64], w: int, h: int
     ) -> npt.NDArray[np.bool_]:
         """Per candidate corner: inside the image and overlapping nothing taken."""
         inside = (xs >= 0) & (ys >= 0) & (xs + w <= self.width) & (ys + h <= self.height)
-        if not self._count:
+        if not self._rects:
             return inside
-        t = self._taken[: self._count]
+        t = self._taken[: len(self._rects)]
         hit = (
             (t[None, :, 0] < xs[:, None] + w)
             & (xs[:, None] < t[None, :, 2])
@@ -80,22 +89,48 @@ class Layout:
         if w > self.width or h > self.height or w < 1 or h < 1:
             return None
         preferred = _preferred(w, h, anchor, kind, gap)
-        xs = np.array([p[0] for p in preferred], dtype=np.int64)
-        ys = np.array([p[1] for p in preferred], dtype=np.int64)
-        Corners = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
-        searches: tuple[Callable[[], Corners], ...] = (
-            lambda: (xs, ys),
-            lambda: (np.clip(xs, 0, self.width - w), np.clip(ys, 0, self.height - h)),
-            lambda: self._grid(w, h, anchor, near=True),
-            lambda: self._grid(w, h, anchor, near=False),
-        )
-        for search in searches:  # lazily: the grids are only built when needed
-            cx, cy = search()
-            spot = self._best(cx, cy, w, h, anchor, gap)
+        pushed = [
+            (min(max(x, 0), self.width - w), min(max(y, 0), self.height - h)) for x, y in preferred
+        ]
+        for spots in (preferred, pushed):
+            spot = self._best_of(spots, w, h, anchor, gap)
             if spot is not None:
-                self._take((spot.x, spot.y, spot.x + w, spot.y + h))
-                return spot
+                return self._placed(spot, w, h)
+        for near in (True, False):  # lazily: the grids are only built when needed
+            xs, ys = self._grid(w, h, anchor, near=near)
+            spot = self._best(xs, ys, w, h, anchor, gap)
+            if spot is not None:
+                return self._placed(spot, w, h)
         return None
+
+    def _placed(self, spot: Spot, w: int, h: int) -> Spot:
+        self._take((spot.x, spot.y, spot.x + w, spot.y + h))
+        return spot
+
+    def _best_of(
+        self, spots: list[tuple[int, int]], w: int, h: int, anchor: Rect, gap: int
+    ) -> Spot | None:
+        """:meth:`_best` for a few spots (see the module docstring)."""
+        if len(self._rects) > _PYTHON_TAKEN:
+            xs = np.array([p[0] for p in spots], dtype=np.int64)
+            ys = np.array([p[1] for p in spots], dtype=np.int64)
+            return self._best(xs, ys, w, h, anchor, gap)
+        best: tuple[int, int] | None = None
+        best_distance = math.inf
+        width, height, rects = self.width, self.height, self._rects
+        ax0, ay0, ax1, ay1 = anchor
+        for x, y in spots:
+            x1, y1 = x + w, y + h
+            if x < 0 or y < 0 or x1 > width or y1 > height:
+                continue
+            if any(t0 < x1 and x < t2 and t1 < y1 and y < t3 for t0, t1, t2, t3 in rects):
+                continue
+            distance = math.hypot(max(ax0 - x1, x - ax1, 0), max(ay0 - y1, y - ay1, 0))
+            if distance < best_distance:  # the first one on ties
+                best, best_distance = (x, y), distance
+        if best is None:
+            return None
+        return Spot(best[0], best[1], best_distance > gap + 1)
 
     def _best(
         self,
