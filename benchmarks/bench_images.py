@@ -1,4 +1,4 @@
-"""Image sizes from the header: ``boxmask.images.image_size`` vs Pillow's ``getexif`` way.
+"""Image sizes from the header, and pixels: ``image_size`` / ``read_image`` vs Pillow's way.
 
 ``convert`` sizes every image it meets. Pillow's ``getexif()`` on a PNG with no eXIf
 chunk before the pixel data decodes the whole image to look for one after it; boxmask
@@ -6,6 +6,11 @@ walks the chunk headers instead. Measured in one process on the same files: a 60
 and a 1920×1080 photo-like PNG without EXIF, and the 600×400 one with an eXIf chunk
 after the data (orientation 6), as a path. The baseline is what ``image_size`` did
 before: ``Image.open`` + ``getexif()`` for the orientation + the header size.
+
+Then ``read_image`` (what every overlay and request starts with) on 600×400 and
+1920×1080 JPEG photos, against ``np.array(Image.open(path))``: boxmask reads the
+decoded pixels from Pillow's Arrow export (:mod:`boxmask.pil_pixels`), the baseline
+through ``tobytes``; the decode alone (``Image.open`` + ``load``) is the floor.
 
 Run: ``.venv/bin/python benchmarks/bench_images.py [--repeat 200]``. Prints figures;
 asserts nothing.
@@ -22,11 +27,12 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, photo_like
-from boxmask.images import image_size
+from boxmask.images import image_size, read_image
 
 
 def getexif_way(path: Path) -> tuple[int, int]:
@@ -83,7 +89,29 @@ def main() -> int:
                 f"{name:32s} image_size {new * 1e3:7.3f} ms   getexif way {old * 1e3:7.3f} ms"
                 f"   ratio {old / new:5.1f}x faster"
             )
+        for width, height in ((600, 400), (1920, 1080)):
+            path = Path(tmp) / f"photo{width}.jpg"
+            Image.fromarray(photo_like(width, height)).save(path, quality=90)
+            assert (read_image(path) == numpy_way(path)).all()
+            ours = per_call(read_image, path, args.repeat)
+            old = per_call(numpy_way, path, args.repeat)
+            floor = per_call(decode_only, path, args.repeat)
+            print(
+                f"JPEG {width}x{height}: read_image {ours * 1e3:6.2f} ms   "
+                f"np.array(Image.open) {old * 1e3:6.2f} ms ({old / ours:4.2f}x)   "
+                f"decode floor {floor * 1e3:6.2f} ms ({ours / floor:4.2f}x floor)"
+            )
     return 0
+
+
+def numpy_way(path: Path) -> object:
+    with Image.open(path) as im:
+        return np.array(im)
+
+
+def decode_only(path: Path) -> None:
+    with Image.open(path) as im:
+        im.load()
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from boxmask.errors import ImageError
+from boxmask.pil_pixels import rgb_pixels
 
 __all__ = [
     "MAX_PIXELS",
@@ -441,8 +442,5 @@ def read_image(
             im = im.convert("RGB")
         except (OSError, ValueError) as exc:
             raise ImageError(f"cannot convert {_describe(source)} to RGB: {exc}") from None
-    # a writable copy; no dtype= (that takes numpy's slow path: 4.0 vs 1.2 ms at 600×400)
-    rgb = np.array(im)
-    if channels == "BGR":
-        rgb = rgb[:, :, ::-1]
-    return np.ascontiguousarray(rgb)
+    # a new array read from Pillow's memory (np.array(im) costs 16x more: pil_pixels)
+    return rgb_pixels(im, channels)
