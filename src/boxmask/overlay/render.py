@@ -307,13 +307,19 @@ def _draw_masks(
 def _colorize(index: npt.NDArray[Any], lut: Image8) -> Image8:
     """``lut[index]`` as an ``(h, w, 3)`` image.
 
-    One 4-byte gather per pixel (``np.take`` of the colours packed as uint32), then
-    OpenCV drops the fourth byte: 105 µs on a 511×304 region, against 223 µs for
-    ``cv2.LUT`` on a 3-channel merge (its 3-channel table has no fast path) and 1.3 ms
-    for ``lut[index]``."""
-    packed = np.zeros((len(lut), 4), dtype=np.uint8)
-    packed[:, :3] = lut
-    words = np.take(packed.view(np.uint32).reshape(-1), index)
+    One 4-byte gather per pixel (the colours packed as 32-bit words), then OpenCV drops
+    the fourth byte. For a uint8 index the gather is ``cv2.LUT`` with a 256-entry int32
+    table: 0.24 ms on a 470×380 region, against 0.57 ms for ``np.take`` (which first
+    widens the index to intp) and 1.07 ms for ``cv2.LUT`` on a 3-channel merge (a
+    3-channel table has no fast path); a uint16 index (over 127 colours) uses
+    ``np.take``."""
+    packed = np.zeros((256 if index.dtype == np.uint8 else len(lut), 4), dtype=np.uint8)
+    packed[: len(lut), :3] = lut
+    words_table = packed.view(np.int32).reshape(-1)
+    if index.dtype == np.uint8:
+        words = cv2.LUT(index, words_table)
+    else:
+        words = np.take(words_table, index)
     return cv2.cvtColor(words.view(np.uint8).reshape(*index.shape, 4), cv2.COLOR_RGBA2RGB)
 
 
