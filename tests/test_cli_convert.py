@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+import boxmask
 from boxmask.testing.answers import make_items, to_answer_text
 
 
@@ -54,7 +56,11 @@ def test_single_answer_with_image_writes_coco_and_overlay(
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "c.json").read_text())
     assert len(data["annotations"]) == 4
-    assert Image.open(tmp_path / "o.png").size == (600, 400)
+    # The worker draws (in BGR, for the encoder) exactly what draw() gives
+    image = fixtures_dir / "images" / "coffee.jpg"
+    answer = (fixtures_dir / "answers" / "coffee.seg-png.txt").read_text()
+    expected = boxmask.draw(image, boxmask.parse(answer, width=600, height=400))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o.png")), expected)
 
 
 def test_stdin_with_size_and_polygons(tmp_path: Path) -> None:

@@ -158,7 +158,10 @@ def _overlay(
     from boxmask.overlay import overlay_bytes
 
     try:
-        data, drawn = overlay_bytes(image, detections, Path(path).suffix, palette=options.palette)
+        # Drawn in BGR, the order OpenCV's encoder takes: no channel swap before it.
+        data, drawn = overlay_bytes(
+            image, detections, Path(path).suffix, palette=options.palette, channels="BGR"
+        )
         atomic_write_bytes(path, data, durable=False)  # re-creatable: no fsync
     except (BoxmaskError, OSError, ValueError) as exc:
         message = f"overlay {path} not written: {_describe(exc)}"
