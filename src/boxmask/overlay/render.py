@@ -315,11 +315,8 @@ def _colorize(index: npt.NDArray[Any], lut: Image8) -> Image8:
     ``np.take``."""
     packed = np.zeros((256 if index.dtype == np.uint8 else len(lut), 4), dtype=np.uint8)
     packed[: len(lut), :3] = lut
-    words_table = packed.view(np.int32).reshape(-1)
-    if index.dtype == np.uint8:
-        words = cv2.LUT(index, words_table)
-    else:
-        words = np.take(words_table, index)
+    table = packed.view(np.int32).reshape(-1)
+    words = cv2.LUT(index, table) if index.dtype == np.uint8 else np.take(table, index)
     return cv2.cvtColor(words.view(np.uint8).reshape(*index.shape, 4), cv2.COLOR_RGBA2RGB)
 
 
