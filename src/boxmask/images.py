@@ -442,5 +442,5 @@ def read_image(
             im = im.convert("RGB")
         except (OSError, ValueError) as exc:
             raise ImageError(f"cannot convert {_describe(source)} to RGB: {exc}") from None
-    # a new array read from Pillow's memory (np.array(im) costs 16x more: pil_pixels)
+    # a new array read from Pillow's memory (np.array's copy costs 16x more: pil_pixels)
     return rgb_pixels(im, channels)

@@ -6,12 +6,12 @@ image. Pillow (12+) exports its pixels through the Arrow C data interface
 (``Image.__arrow_c_array__``, a fixed-size list of 4 uint8 per pixel);
 :func:`rgb_pixels` views that memory and lets OpenCV drop the fourth byte in one pass:
 0.06 ms for the same image, the same pixels (``tests/test_pil_pixels.py``). A whole
-``read_image`` of a 1920×1080 JPEG drops from 29 to 18 ms (decoding alone: 16 ms),
-of a 600×400 one from 2.5-2.7 to 2.3-2.6 ms (``benchmarks/bench_images.py``).
+``read_image`` of a 1920×1080 JPEG drops from 29-40 to 18-20 ms, the decoding alone
+(``benchmarks/bench_images.py``); at 600×400 the gain is within run-to-run noise.
 
 No library does this read: ``nanoarrow`` would, but costs 47 ms to import, more than
-it would save on 40 photos of 600×400; ``pyarrow`` is far larger. The ``ArrowArray`` struct below is the
-interface's stable ABI (arrow.apache.org/docs/format/CDataInterface.html).
+it saves on 40 photos of 600×400; ``pyarrow`` is far larger. The ``ArrowArray`` struct
+below is the interface's stable ABI (arrow.apache.org/docs/format/CDataInterface.html).
 
 Pillow exports only images stored in one block (up to 16 MiB of pixels by default,
 about 4 MP): larger ones, other modes and any surprise in the exported layout fall
@@ -21,12 +21,15 @@ back to ``np.array``.
 from __future__ import annotations
 
 import ctypes
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+if TYPE_CHECKING:  # images imports this module
+    from boxmask.images import Channels
 
 __all__ = ["rgb_pixels"]
 
@@ -72,10 +75,10 @@ _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 _TO_CHANNELS = {"RGB": cv2.COLOR_RGBA2RGB, "BGR": cv2.COLOR_RGBA2BGR}
 
 
-def rgb_pixels(im: Image.Image, channels: Literal["RGB", "BGR"] = "RGB") -> npt.NDArray[np.uint8]:
+def rgb_pixels(im: Image.Image, channels: Channels = "RGB") -> npt.NDArray[np.uint8]:
     """A new C-contiguous ``(H, W, 3)`` uint8 array of a loaded ``"RGB"``-mode image,
-    in ``channels`` order; the same pixels as ``np.array(im)`` (channel-swapped for
-    ``"BGR"``), for any image (see the module docstring for the fast case)."""
+    in ``channels`` order: the same pixels as ``np.array(im)`` (channel-swapped for
+    ``"BGR"``), read from Pillow's export when it has one (see the module docstring)."""
     if im.mode == "RGB" and hasattr(im, "__arrow_c_array__"):
         view = _exported(im)
         if view is not None:

@@ -16,8 +16,8 @@ an obstacle (point markers). A chip that ends up away from its anchor is flagged
 not shown (the caller reports it). The work per chip is bounded (at most a few thousand
 candidate spots, each tested against the placed rectangles at once with numpy).
 
-Steps 1 and 2 test their five spots in plain Python while fewer than
-``_PYTHON_TAKEN`` rectangles are placed: building numpy arrays for five candidates cost
+Steps 1 and 2 test their five spots in plain Python while at most ``_PYTHON_TAKEN``
+rectangles are placed: building numpy arrays for five candidates cost
 ~190 µs per chip (1.1 ms of a six-label 600×400 overlay's 8.5 ms in a batch), the plain
 loop ~10 µs. Both give the same spot.
 """
