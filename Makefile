@@ -1,5 +1,5 @@
 # boxmask developer commands. Each target creates .venv on first use and installs what it
-# needs into it: `make demo` only the runtime (numpy, Pillow, OpenCV, shapely, httpx),
+# needs into it: `make demo` only the runtime (numpy, Pillow, OpenCV, shapely, httpx, ...),
 # `make test` / `make docs` everything else on top (dev, docs, eval and Ray extras).
 PYTHON ?= python3
 VENV := .venv

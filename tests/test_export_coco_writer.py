@@ -103,3 +103,16 @@ def test_dataset_and_writer_write_the_same_bytes(tmp_path: Path) -> None:
 def test_problem_round_trips_through_its_dict() -> None:
     problem = Problem(3, ExportKind.HOLES_AS_RLE, "m", image="a.jpg")
     assert Problem.from_dict(problem.to_dict()) == problem
+
+
+def test_dump_json_is_compact_utf8_and_takes_what_orjson_refuses() -> None:
+    import json
+
+    from boxmask.export.coco_writer import dump_json
+
+    entry = {"id": 1, "bbox": [1163.5200000000002, 0.1, 3.0, 4.0], "label": "Kaffeetasse ☕ 杯"}
+    assert dump_json(entry) == json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    # orjson refuses these; the standard library writes them (the file writer then
+    # escapes the lone surrogate as \udcff).
+    for value in ({"label": "caf\udcff"}, {"id": 2**70}, {1: "int key"}):
+        assert dump_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

