@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,28 @@ def test_odd_manifest_paths_with_overlays_fail_their_line_only(tmp_path: Path) -
     assert kinds == ["name_not_utf8", "not_written"]
     assert "lone surrogate" in report.files[1]["problems"][1]["message"]
     assert report.images == 2 and report.failed == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+def test_manifest_answer_paths_follow_links_and_stay_in_the_folder(tmp_path: Path) -> None:
+    """A plain name, a name in a subfolder, a link inside the folder, and links (file
+    and folder) leading out of it: only what really lies inside is read."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("[]")
+    (data / "sub" / "b.txt").write_text("[]")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("KEY=hunter2")
+    os.symlink(data / "a.txt", data / "inner.txt")
+    os.symlink(tmp_path / "outside" / "secret.txt", data / "leak.txt")
+    os.symlink(tmp_path / "outside", data / "out")
+    names = ["a.txt", "sub/b.txt", "inner.txt", "leak.txt", "out/secret.txt", "sub/../a.txt"]
+    manifest = data / "m.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"answer_file": n, "width": 4, "height": 3}) + "\n" for n in names)
+    )
+    jobs = list(jobs_from_manifest(manifest))
+    assert [j.error is None for j in jobs] == [True, True, True, False, False, True]
+    assert jobs[1].answer_path == str(data / "sub" / "b.txt")
+    for job in (jobs[3], jobs[4]):
+        assert "inside the manifest's folder" in (job.error or "")

@@ -255,7 +255,10 @@ class CocoWriter:
         fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.{part}.", dir=self.path.parent)
         # Lone surrogates (valid JSON from a model, not encodable as UTF-8) become \\uXXXX
         # escapes: still inside their JSON string, so the file stays valid JSON.
-        return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace"), name
+        # A 1 MiB buffer: one write call per ~200 box-only answers, not per one or two
+        # (1.3 against 5 µs per answer's annotations).
+        handle = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=2**20)
+        return handle, name
 
     def _write(self, which: int, entries: list[dict[str, Any]]) -> None:
         """Append ``entries`` to part ``which`` (0 images, 1 annotations) in one write."""
