@@ -7,8 +7,7 @@ buffers above the mmap threshold are mapped and unmapped, and the heap is trimme
 soon as its free top passes twice that threshold. A batch of 600×400 overlays took
 ~580 minor page faults per answer, ~1.5 ms of the ~6 ms an overlay added per answer
 on the project's 2-core VM (``bench_overlay.py --batch``; 35,000 faults for 60 answers,
-34 with the settings below), and the batch with overlays went from 1.78× to 1.40× the
-batch without.
+34 with the settings below).
 
 :func:`keep_freed_memory` raises both thresholds once per process: allocations up to
 32 MiB come from the heap, and up to 64 MiB of freed heap stays mapped for the next
@@ -19,7 +18,6 @@ the C library has no ``mallopt`` (macOS, Windows) or ignores it (musl).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 __all__ = ["keep_freed_memory"]
@@ -33,24 +31,25 @@ MMAP_THRESHOLD = 32 * 2**20
 #: Freed heap kept mapped before it is returned to the kernel.
 TRIM_THRESHOLD = 64 * 2**20
 
-_done = False
+#: What the one attempt gave (None: not tried yet); every later call returns it.
+_outcome: bool | None = None
 
 
 def keep_freed_memory() -> bool:
-    """Tune this process's ``malloc`` (once) as the module docstring says; True when the
-    C library took the settings, False where it has no ``mallopt``."""
-    global _done
-    if _done:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
+    """Tune this process's ``malloc`` as the module docstring says, once: True when the
+    C library took the settings, False where it has no ``mallopt`` or refused them."""
+    global _outcome
+    if _outcome is None:
+        _outcome = sys.platform.startswith("linux") and _set_thresholds()
+    return _outcome
+
+
+def _set_thresholds() -> bool:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
     except (OSError, AttributeError):
         return False
-    # Both arguments and the result are C ints, ctypes' default. mallopt returns 1 on success; setting either disables glibc's dynamic thresholds.
+    # C ints in and out (ctypes' default); 1 is success. Setting either threshold turns
+    # off glibc's dynamic ones.
     took = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-    took = bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and took
-    _done = took
-    return took
+    return bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and took
