@@ -268,7 +268,15 @@ def test_the_dataset_is_fsynced_and_overlays_are_not(
 
 
 @pytest.mark.parametrize(
-    "raw", [b"a\r\nb\rc\n", b"cup \xff\xfe end", b"", "caf\u00e9 \u732b".encode()]
+    "raw",
+    [
+        b"a\r\nb\rc\n",
+        b"cup \xff\xfe end",
+        b"",
+        "caf\u00e9 \u732b".encode(),
+        # Longer than one read: a character and a CR LF cut by the 64 KiB boundary.
+        b"a" * 65535 + "\u00e9".encode() + b"x" * 65534 + b"\r\n" + b"y" * 70000,
+    ],
 )
 def test_an_answer_file_reads_as_read_text_would(tmp_path: Path, raw: bytes) -> None:
     path = tmp_path / "answer.txt"
@@ -318,6 +326,33 @@ def test_odd_manifest_paths_with_overlays_fail_their_line_only(tmp_path: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+@pytest.mark.parametrize("where", ["cwd", "relative", "absolute"])
+def test_manifest_answer_paths_are_spelled_as_pathlib_joins_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Plain answer paths are joined as strings (the fast path): the job's source and
+    answer path are spelled exactly as ``Path(manifest).parent / value``, so reports do
+    not change with the path taken (``./``, ``sub/../`` and links take pathlib's)."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    for name in ("a.txt", "sub/b.txt"):
+        (data / name).write_text("[]")
+    os.symlink(data / "a.txt", data / "link.txt")
+    values = ["a.txt", "sub/b.txt", "./a.txt", "sub/../a.txt", "link.txt", "sub//b.txt"]
+    lines = [{"answer_file": v, "width": 4, "height": 3} for v in values]
+    lines += [{"answer": v, "width": 4, "height": 3} for v in values]
+    (data / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    monkeypatch.chdir(data if where == "cwd" else tmp_path)
+    manifest = {"cwd": Path("m.jsonl"), "relative": Path("data/m.jsonl")}.get(
+        where, data / "m.jsonl"
+    )
+    jobs = list(jobs_from_manifest(manifest))
+    expected = [str(manifest.parent / v) for v in values] * 2
+    assert [j.error for j in jobs] == [None] * len(lines)
+    assert [j.answer_path for j in jobs] == expected
+    assert [j.source for j in jobs] == expected
+
+
 def test_manifest_answer_paths_follow_links_and_stay_in_the_folder(tmp_path: Path) -> None:
     """A plain name, a name in a subfolder, a link inside the folder, and links (file
     and folder) leading out of it: only what really lies inside is read."""
