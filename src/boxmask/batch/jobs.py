@@ -188,7 +188,9 @@ def _answer_file(value: Any, base: Path, where: str, key: str) -> str:
     root = _resolved(base)
     resolved = _plain_real_path(root, value)
     if resolved is not None:  # plain, hence inside; joined as strings, spelled as pathlib does
-        return os.path.join(_spelled(base), value)
+        return os.path.join(
+            _spelled(base), value.replace(os.altsep, os.sep) if os.altsep else value
+        )
     try:
         resolved = os.path.realpath(os.path.join(base, value))
     except (OSError, ValueError) as exc:
