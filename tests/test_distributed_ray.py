@@ -265,7 +265,29 @@ def test_dataset_and_parquet_sources_give_the_same_dataset(
     ]
 
 
-def test_request_pipeline_against_the_fake_server(ray_session: None, tmp_path: Path) -> None:
+@pytest.fixture
+def ray_data_warnings() -> Iterator[list[str]]:
+    """The warnings Ray Data logs in this process while the test runs."""
+    import logging
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    logger = logging.getLogger("ray.data")
+    handler, level = Keep(logging.WARNING), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level or logging.WARNING, logging.WARNING))
+    yield seen
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_request_pipeline_against_the_fake_server(
+    ray_session: None, tmp_path: Path, ray_data_warnings: list[str]
+) -> None:
     from pycocotools.coco import COCO
 
     from boxmask.api import RetryPolicy
@@ -301,7 +323,8 @@ def test_request_pipeline_against_the_fake_server(ray_session: None, tmp_path: P
             base_url=server.base_url,
             retry=RetryPolicy(max_retries=2, initial_delay=0.01),
         )
-        report = convert_dataset(answers, tmp_path / "out", overlays=True)
+        report = convert_dataset(answers, tmp_path / "out", overlays=True, concurrency=2)
+    assert not [w for w in ray_data_warnings if "deprecated" in w]  # compute=, not concurrency=
     files = report.to_dict()["files"]
     assert [f["answer"] for f in files] == paths  # one row per image, in input order
     assert "InvalidRequestError" in files[1]["error"] and "bad image" in files[1]["error"]
@@ -340,6 +363,9 @@ def test_cli_engine_ray_writes_what_the_local_engine_writes(tmp_path: Path) -> N
         assert proc.returncode == 0, proc.stderr
         results[engine] = proc
     assert "Ray" in results["ray"].stderr  # says which cluster it joined or started
+    # Regression: Ray >= 2.51 logged "The argument ``concurrency`` is deprecated" on
+    # every run (boxmask passed concurrency=--workers to map_batches).
+    assert "deprecated" not in results["ray"].stderr, results["ray"].stderr
     assert results["ray"].stdout.splitlines()[:-1] == results["local"].stdout.splitlines()[:-1]
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from typing import Any
 
 from boxmask.errors import BoxmaskError
@@ -28,6 +29,21 @@ def _ray() -> Any:
             f"the Ray engine needs ray[data] ({exc}); install it with: pip install 'boxmask[ray]'"
         ) from None
     return ray
+
+
+def pool_keywords(size: int | None, *, actors: bool = False) -> dict[str, Any]:
+    """``map_batches`` keywords for a pool of at most ``size`` tasks (``actors``: exactly
+    ``size`` actors of a callable class). Ray 2.51 deprecated ``concurrency`` for
+    ``compute=TaskPoolStrategy(size)``/``ActorPoolStrategy(size)`` and logs a warning on
+    every call that passes it; older Ray (the extra allows 2.40) keeps ``concurrency``,
+    its documented keyword there, as boxmask always passed it."""
+    ray = _ray()
+    version = tuple(int(part) for part in re.findall(r"\d+", ray.__version__)[:2])
+    if version < (2, 51):
+        return {"concurrency": size}
+    if actors:
+        return {"compute": ray.data.ActorPoolStrategy(size=size)}
+    return {"compute": ray.data.TaskPoolStrategy(size=size)} if size is not None else {}
 
 
 def connect(

@@ -42,7 +42,7 @@ from boxmask.batch.outputs import OverlayNames
 from boxmask.batch.run import BatchOptions, BatchReport, ResultCollector, overlay_names
 from boxmask.batch.run import worker_options as make_worker_options
 from boxmask.batch.worker import JobResult
-from boxmask.distributed.cluster import _ray, connect
+from boxmask.distributed.cluster import _ray, connect, pool_keywords
 from boxmask.distributed.rows import (
     DATASET_SOURCE,
     ConvertSettings,
@@ -158,7 +158,7 @@ def _converted(
     ray = _ray()
     remote = {
         "num_cpus": 1,
-        "concurrency": concurrency,
+        **pool_keywords(concurrency),
         "max_retries": TASK_RETRIES,
         "retry_exceptions": False,  # Ray Data keeps its own RaySystemError retries
     }

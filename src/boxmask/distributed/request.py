@@ -325,7 +325,7 @@ def request_answers(
     every answer is journaled durably before conversion and from which a rerun reuses
     them (see the module notes).
     """
-    from boxmask.distributed.cluster import _ray
+    from boxmask.distributed.cluster import _ray, pool_keywords
 
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -364,6 +364,6 @@ def request_answers(
         fn_constructor_kwargs={"settings": settings},
         batch_size=batch_size,
         batch_format="pyarrow",
-        concurrency=actors,
         num_cpus=0,
+        **pool_keywords(actors, actors=True),
     )
