@@ -363,9 +363,11 @@ def test_cli_engine_ray_writes_what_the_local_engine_writes(tmp_path: Path) -> N
         assert proc.returncode == 0, proc.stderr
         results[engine] = proc
     assert "Ray" in results["ray"].stderr  # says which cluster it joined or started
-    # Regression: Ray >= 2.51 logged "The argument ``concurrency`` is deprecated" on
-    # every run (boxmask passed concurrency=--workers to map_batches).
-    assert "deprecated" not in results["ray"].stderr, results["ray"].stderr
+    # Regressions: Ray >= 2.51 logged "The argument ``concurrency`` is deprecated" on
+    # every run (boxmask passed concurrency=--workers to map_batches), and a manifest of
+    # fewer chunks than --workers got a raw UserWarning from Ray Data: boxmask's lines only.
+    lines = [line for line in results["ray"].stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("boxmask") for line in lines), lines
     assert results["ray"].stdout.splitlines()[:-1] == results["local"].stdout.splitlines()[:-1]
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
 

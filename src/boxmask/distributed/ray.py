@@ -156,12 +156,18 @@ def _converted(
     bundled; a larger block is one task: ``ds.repartition(...)`` it first for more tasks).
     """
     ray = _ray()
-    remote = {
-        "num_cpus": 1,
-        **pool_keywords(concurrency),
-        "max_retries": TASK_RETRIES,
-        "retry_exceptions": False,  # Ray Data keeps its own RaySystemError retries
-    }
+
+    def remote(tasks: int | None) -> dict[str, Any]:
+        # At most one task per chunk: a larger cap only makes Ray Data print a raw
+        # UserWarning ("the operator can launch at most 1 task(s)") on small inputs.
+        size = min(concurrency, tasks) if concurrency is not None and tasks else concurrency
+        return {
+            "num_cpus": 1,
+            **pool_keywords(size),
+            "max_retries": TASK_RETRIES,
+            "retry_exceptions": False,  # Ray Data keeps its own RaySystemError retries
+        }
+
     files = _files(source)
     if files is not None:
         settings = replace(settings, files=tuple(files))
@@ -174,7 +180,7 @@ def _converted(
             batch_size=None,
             batch_format="pyarrow",
             fn_kwargs={"settings": settings},
-            **remote,
+            **remote(len(chunks)),
         )
         return converted, settings
     if isinstance(source, (list, tuple)):
@@ -182,9 +188,10 @@ def _converted(
         if not rows:
             return None, settings
         blocks = max(1, -(-len(rows) // rows_per_task))
+        tasks: int | None = blocks
         dataset = ray.data.from_items(rows, override_num_blocks=blocks)
     elif hasattr(source, "map_batches"):
-        dataset = source
+        dataset, tasks = source, None  # its blocks are known only when it runs
     else:
         raise TypeError(
             "source must be a ray.data.Dataset, a manifest path (JSONL or Parquet), a list "
@@ -195,7 +202,7 @@ def _converted(
         batch_size=rows_per_task,
         batch_format="pyarrow",
         fn_kwargs={"settings": settings},
-        **remote,
+        **remote(tasks),
     )
     return converted, settings
 
