@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from boxmask.masks import png
 from boxmask.masks.png import (
     MaskDecodeError,
     decode_base64,
@@ -22,7 +23,7 @@ from boxmask.masks.png import (
     read_png_header,
     resize_threshold,
 )
-from boxmask.testing.answers import random_blob
+from boxmask.testing.answers import png_gray8, random_blob
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -114,6 +115,35 @@ def _bomb_png(width: int, height: int) -> bytes:
     chunk = struct.pack(">I", 13) + b"IHDR" + ihdr
     chunk += struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
     return b"\x89PNG\r\n\x1a\n" + chunk + b"\x00" * 16
+
+
+def test_masks_inflate_with_zlib_ng() -> None:
+    """The runtime dependency is the one in use: a lost import would fall back silently."""
+    assert png.INFLATER == "zlib_ng.zlib_ng"
+
+
+@pytest.mark.parametrize("inflater", ["zlib_ng", "zlib"])
+def test_both_inflaters_decode_alike_and_stop_at_the_header(
+    inflater: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if inflater == "zlib":
+        monkeypatch.setattr(png, "_inflater", zlib)
+    mask = random_blob(np.random.default_rng(5))
+    np.testing.assert_array_equal(decode_png_gray(png_gray8(mask)), mask)
+    # 16x16 header, 64x64 pixel data behind it: refused without inflating the rest
+    bomb = bytearray(png_gray8(np.zeros((64, 64), np.uint8)))
+    bomb[16:24] = struct.pack(">II", 16, 16)
+    bomb[29:33] = struct.pack(">I", zlib.crc32(bytes(bomb[12:29])) & 0xFFFFFFFF)
+    with pytest.raises(MaskDecodeError) as info:
+        decode_png_gray(bytes(bomb))
+    assert info.value.kind == "mask_overflow"
+    # chunks intact, but the IDAT holds no zlib stream: the inflater's own error
+    good = png_gray8(mask)
+    start, end = good.index(b"IDAT") + 4, good.index(b"IEND") - 8
+    garbage = b"not a zlib stream".ljust(end - start - 4, b"!")
+    chunk = garbage + struct.pack(">I", zlib.crc32(b"IDAT" + garbage) & 0xFFFFFFFF)
+    with pytest.raises(MaskDecodeError, match="corrupt"):
+        decode_png_gray(good[:start] + chunk + good[end:])
 
 
 def test_decompression_bomb_refused_from_header() -> None:
