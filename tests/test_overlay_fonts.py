@@ -35,9 +35,34 @@ def _clear_caches() -> None:
 def no_system_fonts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A machine without any TTF and without fontconfig."""
     _clear_caches()
-    monkeypatch.setattr(fonts, "system_fonts", lambda: [])
+    monkeypatch.setattr(fonts, "_found_fonts", lambda names=(): iter(()))
     monkeypatch.setattr(fonts, "_fontconfig", lambda args: [])
     yield
+    _clear_caches()
+
+
+def test_font_names_are_looked_up_only_until_one_draws_the_label(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pillow walks every font folder for a name that is not installed: an ASCII label
+    must not pay that for all 25 names when the first installed Latin font draws it."""
+    if not fonts.system_fonts():
+        pytest.skip("no TTF installed")
+    _clear_caches()
+    asked: list[tuple[str, str | None]] = []
+    resolve = fonts._resolve.__wrapped__
+
+    def recording(name: str) -> str | None:
+        found = resolve(name)
+        asked.append((name, found))
+        return found
+
+    monkeypatch.setattr(fonts, "_resolve", recording)
+    chosen = fonts.font_for_text("cup 93%", 14)
+    assert asked and asked[-1][1] is not None, asked
+    assert all(found is None for _, found in asked[:-1]), asked
+    assert getattr(chosen, "path", None) == asked[-1][1]
+    monkeypatch.undo()
     _clear_caches()
 
 
