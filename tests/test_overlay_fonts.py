@@ -25,6 +25,7 @@ def _clear_caches() -> None:
         fonts._fontconfig_family,
         fonts._pillow_default,
         fonts._covers_char,
+        fonts._notdef,
     ):
         cached.cache_clear()
     fonts.take_missing_glyphs()
