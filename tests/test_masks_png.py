@@ -10,7 +10,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -162,6 +162,8 @@ def _reference_resize(mask: np.ndarray, w: int, h: int) -> np.ndarray:
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), w=st.integers(40, 1600), h=st.integers(40, 1600))
+@example(seed=121, w=96, h=395)  # thin mask, x shrinks, y grows: was IoU 0.979
+@example(seed=9559, w=64, h=857)  # was 0.984
 def test_resize_agrees_with_pillow_reference(seed: int, w: int, h: int) -> None:
     """Real-format masks (256×256, {0, 255}): IoU with the cookbook decode >= 0.98."""
     mask = random_blob(np.random.default_rng(seed))

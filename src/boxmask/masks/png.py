@@ -336,6 +336,7 @@ def resize_threshold(
             np.copyto(probabilities_out, resized)
         cv2.threshold(resized, threshold, 1, cv2.THRESH_BINARY, dst=out)
         return out.view(np.bool_), (probabilities_out if keep_probabilities else None)
+    probability = _shrink_first(probability, box_width, box_height)
     interpolation = _interpolation(probability.shape, box_width, box_height)
     if threshold == 127 and interpolation != cv2.INTER_AREA and _is_binary(probability):
         # Real Gemini masks hold only 0 and 255. For them, "bilinear resize, then > 127"
@@ -397,13 +398,34 @@ def _is_binary(probability: npt.NDArray[np.uint8]) -> bool:
     return bool(cv2.countNonZero(between) == 0)
 
 
+def _shrink_first(
+    probability: npt.NDArray[np.uint8], box_width: int, box_height: int
+) -> npt.NDArray[np.uint8]:
+    """For a box that shrinks one axis and grows the other: that axis area-averaged to its
+    final size first (a small image), so that only the growing axis is interpolated.
+
+    Pillow's BILINEAR (the reference) widens its filter on the shrinking axis; OpenCV's
+    INTER_LINEAR samples two pixels there and aliases thin parts: a thin 256×256 mask
+    pasted into 96×395 px had IoU 0.979 with the reference (found by the hypothesis test),
+    0.9997 this way; over 600 random mixed sizes the worst was 0.988, now 0.9987. The
+    masks take the general path afterwards (the averaged map is no longer 0/1).
+    """
+    src_h, src_w = probability.shape[:2]
+    if box_width < src_w and box_height > src_h:
+        return cv2.resize(probability, (box_width, src_h), interpolation=cv2.INTER_AREA)
+    if box_height < src_h and box_width > src_w:
+        return cv2.resize(probability, (src_w, box_height), interpolation=cv2.INTER_AREA)
+    return probability
+
+
 def _interpolation(src_shape: tuple[int, ...], box_width: int, box_height: int) -> int:
     """Area averaging when shrinking on both axes, bilinear otherwise.
 
     Pillow's BILINEAR (the reference) widens its filter when it shrinks, so it averages;
     OpenCV's INTER_LINEAR samples only two source pixels. Measured against Pillow on
     256×256 binary masks: INTER_AREA matches best when both axes shrink (IoU >= 0.999),
-    INTER_LINEAR when either axis grows (INTER_AREA drops to 0.85 on mixed scales).
+    INTER_LINEAR when either axis grows (INTER_AREA drops to 0.85 on mixed scales,
+    which :func:`_shrink_first` has already brought to one growing axis).
     """
     src_h, src_w = src_shape[:2]
     if box_width <= src_w and box_height <= src_h:
